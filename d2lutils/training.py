@@ -1,0 +1,128 @@
+"""The training loop every chapter shares: one or several devices, live curves, a history.
+
+It is d2l's ``train_ch6`` grown by what the chapters need: several devices (each batch split across
+them, gradients summed by the Trainer's kvstore), a returned history instead of prints only, and a
+line per epoch when no notebook is there to draw curves.
+"""
+import dataclasses
+
+from d2l import mxnet as d2l
+
+
+@dataclasses.dataclass
+class History:
+    """Per-epoch results of a run, in the order the epochs ran."""
+    devices: list
+    train_loss: list = dataclasses.field(default_factory=list)
+    train_acc: list = dataclasses.field(default_factory=list)
+    test_acc: list = dataclasses.field(default_factory=list)
+    examples_per_sec: list = dataclasses.field(default_factory=list)
+
+    def summary(self):
+        """One line with the final epoch's figures."""
+        return (f'loss {self.train_loss[-1]:.3f}, train acc {self.train_acc[-1]:.3f}, '
+                f'test acc {self.test_acc[-1]:.3f}, {self.examples_per_sec[-1]:.0f} examples/sec '
+                f'on {", ".join(str(d) for d in self.devices)}')
+
+
+def as_device_list(devices=None):
+    """A list of contexts: ``None`` means ``d2l.try_gpu()``, a single context becomes a list of one."""
+    if devices is None:
+        return [d2l.try_gpu()]
+    if isinstance(devices, (list, tuple)):
+        if not devices:
+            raise ValueError('devices is an empty list; pass at least one context, e.g. mx.cpu()')
+        return list(devices)
+    return [devices]
+
+
+def split_batch(X, y, devices):
+    """Move a batch to the devices: all of it to a single device, or a slice to each of several."""
+    from mxnet import gluon
+    if len(devices) == 1:
+        return [X.as_in_ctx(devices[0])], [y.as_in_ctx(devices[0])]
+    return (gluon.utils.split_and_load(X, devices, even_split=False),
+            gluon.utils.split_and_load(y, devices, even_split=False))
+
+
+def model_devices(net):
+    """The contexts a network's parameters live on."""
+    return list(next(iter(net.collect_params().values())).list_ctx())
+
+
+def evaluate_accuracy(net, data_iter, devices=None):
+    """Fraction of correctly classified examples, each batch moved to the model's device(s)."""
+    devices = as_device_list(devices) if devices is not None else model_devices(net)
+    correct, total = 0.0, 0
+    for X, y in data_iter:
+        for X_part, y_part in zip(*split_batch(X, y, devices)):
+            correct += d2l.accuracy(net(X_part), y_part)
+            total += y_part.shape[0]
+    return correct / total
+
+
+def in_notebook():
+    """True inside a Jupyter kernel, where curves can be redrawn in place."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and 'IPKernelApp' in shell.config
+
+
+def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None,
+          optimizer='sgd', optimizer_params=None, init=None, reinitialize=True,
+          hybridize=False, live_plot=None, profile=None):
+    """Train ``net`` with softmax cross-entropy and return a ``History``.
+
+    ``devices`` is a context or a list of contexts (default: ``d2l.try_gpu()``); with several, each
+    batch is split across them. ``reinitialize`` (default) initialises the weights with ``init``
+    (default Xavier) on those devices; pass False to continue from the current weights.
+    ``live_plot`` (default: only in a notebook) redraws curves after each fifth of an epoch;
+    otherwise a line per epoch is printed. ``profile``, if given, is printed first, so the reader
+    knows which run produced the numbers.
+    """
+    from mxnet import autograd, gluon, init as initializers
+    devices = as_device_list(devices)
+    if profile is not None:
+        print(profile)
+    if reinitialize:
+        net.initialize(init or initializers.Xavier(), ctx=devices, force_reinit=True)
+    if hybridize:
+        net.hybridize()
+    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), optimizer,
+                            {'learning_rate': lr, **(optimizer_params or {})})
+    live_plot = in_notebook() if live_plot is None else live_plot
+    animator = d2l.Animator(xlabel='epoch', xlim=[1, num_epochs],
+                            legend=['train loss', 'train acc', 'test acc']) if live_plot else None
+    history, num_batches = History(devices), len(train_iter)
+    for epoch in range(num_epochs):
+        loss_sum, correct, seen, timer = 0.0, 0.0, 0, d2l.Timer()
+        for i, (X, y) in enumerate(train_iter):
+            timer.start()
+            X_parts, y_parts = split_batch(X, y, devices)
+            with autograd.record():
+                y_hats = [net(X_part) for X_part in X_parts]
+                losses = [loss(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts)]
+            for part_loss in losses:
+                part_loss.backward()
+            trainer.step(X.shape[0])
+            loss_sum += sum(float(part_loss.sum()) for part_loss in losses)
+            correct += sum(d2l.accuracy(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts))
+            seen += X.shape[0]
+            timer.stop()
+            if animator and ((i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1):
+                animator.add(epoch + (i + 1) / num_batches, (loss_sum / seen, correct / seen, None))
+        history.train_loss.append(loss_sum / seen)
+        history.train_acc.append(correct / seen)
+        history.examples_per_sec.append(seen / timer.sum())
+        history.test_acc.append(evaluate_accuracy(net, test_iter, devices))
+        if animator:
+            animator.add(epoch + 1, (None, None, history.test_acc[-1]))
+        else:
+            print(f'epoch {epoch + 1}/{num_epochs}: {history.summary()}')
+    if animator:
+        print(history.summary())
+    return history

@@ -1,0 +1,44 @@
+import pytest
+
+from d2lutils import profiles
+
+
+def test_env_var_overrides_default(monkeypatch):
+    monkeypatch.setenv(profiles.ENV_VAR, 'gpu')
+    assert profiles.get_profile().name == 'gpu'
+
+
+def test_argument_wins_over_env_var(monkeypatch):
+    monkeypatch.setenv(profiles.ENV_VAR, 'gpu')
+    assert profiles.get_profile('quick').name == 'quick'
+
+
+def test_default_follows_the_hardware(monkeypatch):
+    import mxnet as mx
+    monkeypatch.delenv(profiles.ENV_VAR, raising=False)
+    expected = 'gpu' if mx.context.num_gpus() else 'cpu'
+    assert profiles.get_profile().name == expected
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 1)
+    assert profiles.get_profile().name == 'gpu'
+
+
+def test_unknown_name_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv(profiles.ENV_VAR, 'fast')
+    with pytest.raises(ValueError, match="'fast'.*cpu, gpu, quick"):
+        profiles.get_profile()
+
+
+def test_gpu_profile_is_the_classic_setting():
+    gpu = profiles.PROFILES['gpu']
+    assert (gpu.resize, gpu.batch_size, gpu.lr, gpu.num_epochs) == (96, 256, 0.05, 10)
+
+
+def test_only_quick_uses_subsets():
+    for name, profile in profiles.PROFILES.items():
+        uses_subset = profile.train_subset is not None or profile.test_subset is not None
+        assert uses_subset == (name == 'quick'), name
+
+
+def test_printed_profile_names_itself():
+    text = str(profiles.PROFILES['quick'])
+    assert "'quick'" in text and '1,024' in text
