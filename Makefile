@@ -1,9 +1,10 @@
 # Two commands do all the set-up: `make book` opens the book, `make test` runs the tests.
+# `make html` builds the book as a static website from the notebooks' stored outputs.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test install
+.PHONY: book test html install
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 10), (3, 11))' 2>/dev/null || \
@@ -23,3 +24,6 @@ book: install
 
 test: install
 	$(BIN)/python -m pytest
+
+html: install
+	$(BIN)/python book/build.py
