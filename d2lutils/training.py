@@ -61,6 +61,27 @@ def evaluate_accuracy(net, data_iter, devices=None):
     return correct / total
 
 
+def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
+    """An MXNet learning-rate scheduler over ``total_steps`` updates, or None for 'constant'.
+
+    'cosine' and 'linear' raise the rate linearly from 0 to ``lr`` over ``warmup_steps`` updates,
+    then bring it down to 0 at the last update along half a cosine or a straight line.
+    """
+    from mxnet import lr_scheduler
+    if schedule == 'constant':
+        return None
+    total_steps = max(int(total_steps), 1)
+    warmup_steps = min(int(warmup_steps), total_steps - 1)
+    if schedule == 'cosine':
+        return lr_scheduler.CosineScheduler(total_steps, base_lr=lr, final_lr=0.0,
+                                            warmup_steps=warmup_steps, warmup_begin_lr=0.0)
+    if schedule == 'linear':
+        return lr_scheduler.PolyScheduler(total_steps, base_lr=lr, pwr=1, final_lr=0.0,
+                                          warmup_steps=warmup_steps, warmup_begin_lr=0.0)
+    raise ValueError(f"Unknown learning-rate schedule {schedule!r}; use 'constant', 'cosine' "
+                     "or 'linear'.")
+
+
 def in_notebook():
     """True inside a Jupyter kernel, where curves can be redrawn in place."""
     try:
@@ -73,7 +94,7 @@ def in_notebook():
 
 def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None,
           optimizer='sgd', optimizer_params=None, init=None, reinitialize=True,
-          hybridize=False, live_plot=None, profile=None):
+          hybridize=False, live_plot=None, profile=None, lr_scheduler=None):
     """Train ``net`` with softmax cross-entropy and return a ``History``.
 
     ``devices`` is a context or a list of contexts (default: ``d2l.try_gpu()``); with several, each
@@ -82,6 +103,10 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     ``live_plot`` (default: only in a notebook) redraws curves after each fifth of an epoch;
     otherwise a line per epoch is printed. ``profile``, if given, is printed first, so the reader
     knows which run produced the numbers.
+
+    ``hybridize`` is False, True (``net.hybridize()``) or a dict of keyword arguments for
+    ``net.hybridize``, e.g. ``{'static_alloc': True, 'static_shape': True}``. ``lr_scheduler`` (an
+    ``mxnet.lr_scheduler`` object, e.g. from ``make_lr_scheduler``) changes the rate at every update.
     """
     from mxnet import autograd, gluon, init as initializers
     devices = as_device_list(devices)
@@ -90,10 +115,12 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     if reinitialize:
         net.initialize(init or initializers.Xavier(), ctx=devices, force_reinit=True)
     if hybridize:
-        net.hybridize()
+        net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), optimizer,
-                            {'learning_rate': lr, **(optimizer_params or {})})
+    optimizer_params = {'learning_rate': lr, **(optimizer_params or {})}
+    if lr_scheduler is not None:
+        optimizer_params['lr_scheduler'] = lr_scheduler
+    trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
     live_plot = in_notebook() if live_plot is None else live_plot
     animator = d2l.Animator(xlabel='epoch', xlim=[1, num_epochs],
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None

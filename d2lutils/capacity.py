@@ -1,0 +1,166 @@
+"""Will the batch fit? Memory of a training run against what the device has, and advice when not.
+
+The classic ResNet chapter died on small GPUs with ``cudaMalloc failed: out of memory``. Two guards:
+
+* before training, ``plan_batch`` compares the estimated memory of a training step (chapter 4's
+  ``inspection.estimate_training_memory``) with the memory the device has free, and halves the batch
+  until it fits, scaling the learning rate by the same factor (the linear scaling rule, Goyal et al.
+  2017, "Accurate, Large Minibatch SGD", arXiv 1706.02677);
+* during training, ``out_of_memory_advice`` turns MXNet's out-of-memory error into a short message
+  that says what to change, and lets every other error through untouched.
+
+On a GPU the free memory comes from ``mx.context.gpu_memory_info``; on a CPU from the operating
+system's estimate of memory available to a new program (``MemAvailable`` in ``/proc/meminfo``).
+"""
+import contextlib
+import dataclasses
+import os
+
+from d2lutils.inspection import format_bytes
+
+# Fraction of the free memory a plan may use: the estimate leaves out the framework's workspace
+# (cuDNN and oneDNN scratch buffers), the memory pool's rounding and fragmentation.
+DEFAULT_HEADROOM = 0.8
+
+# Phrases MXNet's error messages carry when an allocation fails (GPU: CUDA's allocator; CPU: the
+# storage manager's malloc or the C++ runtime).
+OUT_OF_MEMORY_PHRASES = ('out of memory', 'cudamalloc failed', 'std::bad_alloc',
+                         'failed to allocate')
+
+
+def cpu_memory(meminfo='/proc/meminfo'):
+    """(available, total) bytes of system memory, as the operating system estimates them."""
+    try:
+        fields = {}
+        with open(meminfo) as f:
+            for line in f:
+                key, value = line.split(':', 1)
+                fields[key] = int(value.split()[0]) * 1024  # the file counts in kB (KiB)
+        return fields['MemAvailable'], fields['MemTotal']
+    except (OSError, KeyError, ValueError):  # not Linux, or an old kernel without MemAvailable
+        page = os.sysconf('SC_PAGE_SIZE')
+        return os.sysconf('SC_AVPHYS_PAGES') * page, os.sysconf('SC_PHYS_PAGES') * page
+
+
+def device_memory(device):
+    """(free, total) bytes on ``device``: GPU memory for a GPU context, system memory for a CPU."""
+    import mxnet as mx
+    if device.device_type == 'gpu':
+        return mx.context.gpu_memory_info(device.device_id)
+    return cpu_memory()
+
+
+def estimate_bytes(net, input_shape, batch_size, optimizer_states=0):
+    """Chapter 4's estimate of the memory one training step of ``net`` needs, in bytes.
+
+    ``optimizer_states``: copies of the weights the optimizer keeps (0 for plain SGD, 1 with momentum).
+    """
+    from d2lutils import inspection
+    return inspection.estimate_training_memory(net, input_shape, batch_size, optimizer_states)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """The batch size and learning rate to train with, and why."""
+    device: object
+    batch_size: int
+    lr: float
+    requested_batch_size: int
+    requested_lr: float
+    needed: int           # estimated bytes for ``batch_size``
+    free: int             # bytes free on the device
+    headroom: float
+    fits: bool
+
+    @property
+    def reduced(self):
+        return self.batch_size != self.requested_batch_size
+
+    def __str__(self):
+        usable = int(self.free * self.headroom)
+        head = (f'{self.device}: a training step with batch {self.batch_size} needs about '
+                f'{format_bytes(self.needed)}; {format_bytes(self.free)} is free, of which the plan '
+                f'uses at most {self.headroom:.0%} ({format_bytes(usable)}).')
+        if not self.fits:
+            return (head + f' Even batch {self.batch_size} does not fit: use a smaller image size '
+                    f"(the 'cpu' profile trains at 28x28) or a smaller network.")
+        if self.reduced:
+            return (head + f' Batch {self.requested_batch_size} would not fit, so the batch is '
+                    f'{self.batch_size} and the learning rate {self.lr:g} (was '
+                    f'{self.requested_lr:g}, scaled by the same factor).')
+        return head + f' It fits: batch {self.batch_size}, learning rate {self.lr:g}.'
+
+
+def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
+               headroom=DEFAULT_HEADROOM, min_batch_size=8, free=None, estimate=None):
+    """Return a ``BatchPlan``: ``batch_size`` if it fits on ``device``, else the largest halving of it.
+
+    ``input_shape`` is one example's shape, e.g. ``(1, 96, 96)``; ``optimizer_states`` is passed to
+    the estimate (1 for SGD with momentum). The learning rate is scaled with the batch (halve the
+    batch, halve the rate). ``free`` (bytes) replaces the device's own figure and
+    ``estimate(net, input_shape, batch_size)`` replaces chapter 4's estimate, e.g. to plan for a GPU
+    this machine does not have. Below ``min_batch_size`` the plan gives up and says so (``fits`` is
+    False) rather than train with batches too small for batch normalization.
+    """
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be positive, got {batch_size}')
+    if estimate is None:
+        def estimate(net, input_shape, size):
+            return estimate_bytes(net, input_shape, size, optimizer_states)
+    if free is None:
+        free = device_memory(device)[0]
+    usable = free * headroom
+    size = batch_size
+    needed = estimate(net, input_shape, size)
+    while needed > usable and size // 2 >= min_batch_size:
+        size //= 2
+        needed = estimate(net, input_shape, size)
+    return BatchPlan(device=device, batch_size=size, lr=lr * size / batch_size,
+                     requested_batch_size=batch_size, requested_lr=lr, needed=int(needed),
+                     free=int(free), headroom=headroom, fits=needed <= usable)
+
+
+def is_out_of_memory(err):
+    """True if ``err`` is MXNet's (or the C++ runtime's) report of a failed allocation."""
+    from mxnet.base import MXNetError
+    if not isinstance(err, (MXNetError, MemoryError)):
+        return False
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return any(phrase in text for phrase in OUT_OF_MEMORY_PHRASES)
+
+
+class OutOfMemoryError(RuntimeError):
+    """Training ran out of device memory; the message says what to change."""
+
+
+def advice(err, batch_size=None, device=None):
+    """A few lines on what ran out and what to try, from MXNet's out-of-memory error ``err``."""
+    first_line = next((line.strip() for line in str(err).splitlines() if line.strip()), repr(err))
+    where = f' on {device}' if device is not None else ''
+    smaller = (f'a batch of {max(batch_size // 2, 1)} instead of {batch_size} (and half the '
+               f'learning rate)' if batch_size else 'a smaller batch (and a learning rate scaled '
+               'down by the same factor)')
+    return (f'Out of memory (内存不足){where}: {first_line}\n'
+            f'What to try, one at a time:\n'
+            f'  1. {smaller};\n'
+            f"  2. smaller images: the 'cpu' profile trains at 28x28 instead of 96x96 "
+            f'(set D2LUTILS_PROFILE=cpu and restart the kernel);\n'
+            f'  3. free the device: close other notebooks that hold memory on it, then restart '
+            f'this kernel.')
+
+
+@contextlib.contextmanager
+def out_of_memory_advice(batch_size=None, device=None):
+    """Run a block; if MXNet runs out of memory in it, raise ``OutOfMemoryError`` with advice.
+
+    The MXNet error (with its long C++ stack trace) is replaced, not chained, so a notebook shows the
+    advice rather than a wall of trace. Any other error passes through unchanged.
+    """
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001  (filtered just below; others are re-raised as they are)
+        if not is_out_of_memory(err):
+            raise
+        raise OutOfMemoryError(advice(err, batch_size, device)) from None

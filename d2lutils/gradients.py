@@ -1,0 +1,31 @@
+"""Measuring gradients layer by layer (chapter 1): a deep plain MLP and each layer's gradient norm.
+
+Used by chapter 1 to show vanishing (梯度消失) and exploding (梯度爆炸) gradients, and reusable by any
+chapter that compares how far gradients travel through a deep network.
+"""
+from mxnet import autograd, gluon, np
+from mxnet.gluon import nn
+
+
+def deep_mlp(num_hidden, width, activation, num_outputs=10):
+    """A plain MLP: ``num_hidden`` Dense layers of ``width`` units with ``activation``, then a linear
+    output layer. It has ``num_hidden + 1`` weight layers and no shortcuts and no normalization."""
+    net = nn.Sequential()
+    for _ in range(num_hidden):
+        net.add(nn.Dense(width, activation=activation))
+    net.add(nn.Dense(num_outputs))
+    return net
+
+
+def layer_grad_norms(net, X, y, loss=None):
+    """The L2 norm of the loss gradient of every Dense layer's weight matrix, input layer first.
+
+    One forward and backward pass on the batch ``(X, y)`` with softmax cross-entropy (mean over
+    the batch) unless another ``loss`` is given. Returns a list of floats, one per Dense layer.
+    """
+    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
+    with autograd.record():
+        l = loss(net(X), y).mean()
+    l.backward()
+    return [float(np.linalg.norm(layer.weight.grad())) for layer in net
+            if isinstance(layer, nn.Dense)]

@@ -1,0 +1,370 @@
+"""Look inside a network: every layer's output shape, parameters, multiply-adds and memory.
+
+Gluon's ``net.summary(x)`` already prints each layer's output shape and parameter count. What it
+does not show, and what this module adds:
+
+- multiply-adds (乘加运算) per layer and in total, the unit of the ResNet paper's "FLOPs" column;
+- bytes of every layer's output, which is what training keeps in memory for the backward pass;
+- an estimate of the memory one training step needs for a batch size, and a measurement of what a
+  real step takes on this machine.
+
+How the trace works. Calling a HybridBlock on a *symbol* instead of an array builds its computation
+graph without computing anything, and MXNet's shape inference then gives the shape of every
+intermediate result. So ``trace`` needs no initialized weights and no forward pass: ResNet-152 at
+224x224 is traced in a fraction of a second. (``net.summary`` runs a real forward pass instead, with
+forward hooks, and needs an initialized, non-hybridized network.) Each row of the trace is one
+operation of the graph: a layer (convolution, batch norm, ReLU, pooling, dense) or an addition of a
+residual block, named by its place in the network, e.g. ``4.1.conv2`` is ``conv2`` of block 1 of
+``net[4]``. A block that runs twice (the ReLU of a residual block) has a row per call. A network
+that is not a HybridBlock is traced by running it once with forward hooks instead.
+
+What counts as a multiply-add: a convolution's output elements times ``in_channels / groups`` times
+the kernel area; a dense layer's inputs times outputs. Batch norm, ReLU, pooling and additions
+count 0 (they are a few operations per element, well under 1% of a ResNet's total), and so do
+biases. Counted this way, the five ResNets come within 2% of the paper's Table 1.
+"""
+import ast
+import dataclasses
+import json
+import resource
+import time
+
+import mxnet as mx
+from mxnet import gluon
+from mxnet.util import is_np_array
+
+BYTES_PER_FLOAT32 = 4
+
+
+@dataclasses.dataclass
+class LayerInfo:
+    """One row of a trace: one operation of the network's graph."""
+    name: str            # place in the network, e.g. '4.1.conv2', or 'input'
+    kind: str            # Convolution, BatchNorm, Activation, Pooling, FullyConnected, add, ...
+    output_shape: tuple  # including the batch dimension of the traced input
+    params: int          # trainable parameters this operation uses (grad_req != 'null')
+    macs: int            # multiply-adds for the traced input
+    output_bytes: int    # bytes of the output, float32
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _one_sample(input_shape):
+    """(C, H, W) or (N, C, H, W) -> (1, C, H, W)."""
+    input_shape = tuple(int(d) for d in input_shape)
+    if len(input_shape) == 3:
+        return (1,) + input_shape
+    if len(input_shape) == 4:
+        return (1,) + input_shape[1:]
+    raise ValueError(f'expected an image shape (C, H, W) or (N, C, H, W), got {input_shape}')
+
+
+def _prod(shape):
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    return total
+
+
+def _layer_paths(net):
+    """Map each block's name prefix (what MXNet names its graph nodes after) to its path in net."""
+    paths = {}
+
+    def walk(block, path):
+        paths.setdefault(block.prefix, path)
+        for child_name, child in block._children.items():
+            walk(child, f'{path}.{child_name}' if path else child_name)
+
+    walk(net, '')
+    return paths
+
+
+def _node_name(node_name, paths):
+    """'conv57_fwd' -> '4.1.conv2'; 'residual3_add0' -> '4.1.add'."""
+    best = ''
+    for prefix in paths:
+        if prefix and node_name.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    if not best:
+        return node_name
+    rest = node_name[len(best):]
+    path = paths[best]
+    if rest.startswith('fwd'):
+        return path or '(net)'
+    rest = rest.rstrip('0123456789')
+    return f'{path}.{rest}' if path else rest  # e.g. the '+' of a residual block: '.add'
+
+
+def _graph(net, input_shape):
+    """The symbol graph of ``net`` for ``input_shape``: (nodes, output shape per node)."""
+    data = mx.sym.var('data')
+    if is_np_array():
+        data = data.as_np_ndarray()
+    out = net(data)
+    if isinstance(out, (list, tuple)):
+        raise TypeError('trace handles networks with a single output')
+    if is_np_array():
+        out = out.as_nd_ndarray()
+    nodes = json.loads(out.tojson())['nodes']
+    internals = out.get_internals()
+    _, shapes, _ = internals.infer_shape(data=tuple(input_shape))
+    if len(shapes) != len(nodes):  # every operator here has exactly one visible output
+        raise NotImplementedError('an operation with several outputs; trace does not handle it')
+    return nodes, shapes
+
+
+def _macs(node, shapes, output_shape):
+    op = node['op']
+    if op == 'Convolution':
+        kernel = ast.literal_eval(node["attrs"]["kernel"])  # e.g. "(3, 3)"
+        groups = int(node['attrs'].get('num_group', '1'))
+        in_channels = shapes[node['inputs'][0][0]][1]
+        return _prod(output_shape) * (in_channels // groups) * _prod(kernel)
+    if op == 'FullyConnected':
+        in_features = _prod(shapes[node['inputs'][0][0]][1:])
+        return _prod(output_shape) * in_features
+    return 0
+
+
+def trace(net, input_shape):
+    """Trace ``net`` on an input of ``input_shape`` (N, C, H, W): a list of ``LayerInfo``.
+
+    The network need not be initialized (shapes come from shape inference, see the module
+    docstring), and it is not changed. The first row is the input itself. A network that is not a
+    HybridBlock is traced by running it instead (see ``_trace_by_forward``).
+    """
+    if not isinstance(net, gluon.HybridBlock):
+        return _trace_by_forward(net, input_shape)
+    nodes, shapes = _graph(net, input_shape)
+    params = {p.name: p for p in net.collect_params().values()}
+    paths = _layer_paths(net)
+    rows = []
+    for i, node in enumerate(nodes):
+        shape = tuple(shapes[i])
+        if node['op'] == 'null':
+            if node['name'] == 'data':
+                rows.append(LayerInfo('input', 'input', shape, 0, 0,
+                                      _prod(shape) * BYTES_PER_FLOAT32))
+            continue
+        trainable = 0
+        for src, _, _ in node['inputs']:
+            param = params.get(nodes[src]['name'])
+            if nodes[src]['op'] == 'null' and param is not None and param.grad_req != 'null':
+                trainable += _prod(shapes[src])
+        kind = 'add' if node['op'] in ('_npi_add', 'elemwise_add', '_plus', 'broadcast_add') \
+            else node['op']
+        rows.append(LayerInfo(_node_name(node['name'], paths), kind, shape, trainable,
+                              _macs(node, shapes, shape), _prod(shape) * BYTES_PER_FLOAT32))
+    return rows
+
+
+_BLOCK_KINDS = {'Conv2D': 'Convolution', 'Dense': 'FullyConnected', 'MaxPool2D': 'Pooling',
+                'AvgPool2D': 'Pooling', 'GlobalAvgPool2D': 'Pooling', 'GlobalMaxPool2D': 'Pooling'}
+
+
+def _trace_by_forward(net, input_shape):
+    """Trace a (non-hybrid) ``Block`` with forward hooks on its leaf blocks and one forward pass.
+
+    Runs on a copy when ``net`` has uninitialized parameters, so ``net`` itself stays as it was.
+    What happens outside child blocks (a ``+`` or an ``npx.relu`` in ``forward``) is invisible to
+    hooks, so, unlike the symbolic trace, this one has no rows for it: its activation bytes are an
+    underestimate for such networks.
+    """
+    import copy
+    from mxnet import np as mnp
+    if any(p._data is None for p in net.collect_params().values()):
+        net = copy.deepcopy(net)
+        net.initialize()
+    paths = {}
+
+    def walk(block, path):
+        paths[id(block)] = path
+        for child_name, child in block._children.items():
+            walk(child, f'{path}.{child_name}' if path else child_name)
+    walk(net, '')
+    rows = [LayerInfo('input', 'input', tuple(input_shape), 0, 0,
+                      _prod(input_shape) * BYTES_PER_FLOAT32)]
+    handles = []
+
+    def record(block, inputs, output):
+        in_shape, out_shape = tuple(inputs[0].shape), tuple(output.shape)
+        kind = _BLOCK_KINDS.get(type(block).__name__, type(block).__name__)
+        params = sum(_prod(p.shape) for p in block.params.values() if p.grad_req != 'null')
+        macs = 0
+        if kind == 'Convolution':
+            kernel, groups = block._kwargs['kernel'], block._kwargs.get('num_group', 1)
+            macs = _prod(out_shape) * (in_shape[1] // groups) * _prod(kernel)
+        elif kind == 'FullyConnected':
+            macs = _prod(out_shape) * _prod(in_shape[1:])
+        rows.append(LayerInfo(paths.get(id(block), type(block).__name__), kind, out_shape, params,
+                              macs, _prod(out_shape) * BYTES_PER_FLOAT32))
+
+    def hook(block):
+        if not block._children:
+            handles.append(block.register_forward_hook(record))
+    net.apply(hook)
+    try:
+        net(mnp.zeros(tuple(input_shape)) if is_np_array() else mx.nd.zeros(tuple(input_shape)))
+    finally:
+        for handle in handles:
+            handle.detach()
+    return rows
+
+
+def trace_table(net, input_shape):
+    """``trace`` as a pandas DataFrame, one row per operation."""
+    import pandas as pd
+    return pd.DataFrame([row.as_dict() for row in trace(net, input_shape)])
+
+
+def count_macs(net, input_shape):
+    """Multiply-adds for ONE sample of ``input_shape`` ((C, H, W) or (N, C, H, W); N is ignored)."""
+    return sum(row.macs for row in trace(net, _one_sample(input_shape)))
+
+
+def activation_bytes(net, input_shape):
+    """Bytes of every operation's output (and of the input) for ONE sample, float32.
+
+    This is what a training step keeps for the backward pass, to a first approximation: each layer's
+    gradient needs its input or its output. It over-counts where MXNet computes in place or frees
+    early and under-counts what operators save besides their output (batch norm's batch mean and
+    variance, pooling's indices) and their scratch space.
+    """
+    return sum(row.output_bytes for row in trace(net, _one_sample(input_shape)))
+
+
+def parameter_counts(net, input_shape):
+    """(trainable, other) scalars in ``net``'s parameters; other = batch norm running statistics."""
+    if not isinstance(net, gluon.HybridBlock):
+        rows = trace(net, _one_sample(input_shape))
+        trainable = sum(row.params for row in rows)
+        return trainable, _untrained_after_trace(net, rows)
+    nodes, shapes = _graph(net, _one_sample(input_shape))
+    params = {p.name: p for p in net.collect_params().values()}
+    trainable = other = 0
+    seen = set()
+    for i, node in enumerate(nodes):
+        param = params.get(node['name'])
+        if node['op'] != 'null' or param is None or node['name'] in seen:
+            continue
+        seen.add(node['name'])
+        if param.grad_req == 'null':
+            other += _prod(shapes[i])
+        else:
+            trainable += _prod(shapes[i])
+    return trainable, other
+
+
+def _untrained_after_trace(net, rows):
+    """Running statistics of a non-hybrid net: batch norm keeps two per channel of its output."""
+    return sum(2 * row.output_shape[1] for row in rows if row.kind == 'BatchNorm')
+
+
+def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
+    """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``.
+
+    Assumptions (float32 everywhere):
+
+    - ``weights``: every parameter, trainable or not (running statistics included);
+    - ``gradients``: one gradient per trainable parameter;
+    - ``optimizer``: ``optimizer_states`` copies of the trainable parameters: 0 for plain SGD (the
+      book's default), 1 for SGD with momentum, 2 for Adam;
+    - ``activations``: ``activation_bytes`` per sample times the batch size, kept from the forward
+      pass for the backward pass. The gradients with respect to activations are not counted: the
+      backward pass frees them layer by layer, so only a few exist at a time.
+
+    Not counted: the input pipeline, MXNet's own code and buffers, operator scratch space, and the
+    memory pool's rounding. ``measure_training_step_memory`` shows how far that is from reality.
+    """
+    trainable, other = parameter_counts(net, input_shape)
+    return {
+        'weights': (trainable + other) * BYTES_PER_FLOAT32,
+        'gradients': trainable * BYTES_PER_FLOAT32,
+        'optimizer': optimizer_states * trainable * BYTES_PER_FLOAT32,
+        'activations': activation_bytes(net, input_shape) * batch_size,
+    }
+
+
+def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
+    """Estimated bytes for one training step; the sum of ``training_memory_breakdown``.
+
+    ``input_shape`` is one image's shape (C, H, W), or (N, C, H, W) with N ignored. ``net`` may be
+    uninitialized; it is not changed.
+    """
+    return sum(training_memory_breakdown(net, input_shape, batch_size, optimizer_states).values())
+
+
+def _proc_status_kb(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak_rss():
+    """Make VmHWM (peak resident memory) start again from the current RSS (Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
+    """Run ``num_steps`` training steps on random data and report the peak memory they added.
+
+    Linux only: it reads the process's resident memory from ``/proc/self/status``. ``net`` must be
+    initialized; a first forward pass (outside the measurement) fixes deferred shapes and warms
+    MXNet's operators up. Then the peak resident set size is reset, the steps run (forward, loss,
+    backward, plain SGD update) and the result is the peak minus the resident size just before.
+    The weights and their gradient buffers (Gluon allocates both when it initializes a parameter)
+    existed before, so they are not in it; activations, the loss, scratch space and everything else
+    MXNet allocates during the steps are.
+
+    Returns a dict: ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak
+    could not be reset, so the number may include an older peak) and ``seconds`` per step.
+    """
+    from mxnet import autograd, np
+    ctx = ctx or mx.cpu()
+    shape = (batch_size,) + _one_sample(input_shape)[1:]
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
+    X = np.random.uniform(size=shape, ctx=ctx)
+    warm = net(X[:1])
+    y = np.zeros((batch_size,), ctx=ctx)
+    mx.nd.waitall()
+    del warm
+    baseline = _proc_status_kb('VmRSS') * 1024
+    reset_worked = _reset_peak_rss()
+    start = time.perf_counter()
+    for _ in range(num_steps):
+        with autograd.record():
+            loss = loss_fn(net(X), y)
+        loss.backward()
+        trainer.step(batch_size)
+        mx.nd.waitall()
+    seconds = (time.perf_counter() - start) / num_steps
+    peak = _proc_status_kb('VmHWM') * 1024
+    return {'peak_growth': peak - baseline, 'baseline': baseline, 'reset_worked': reset_worked,
+            'seconds': seconds}
+
+
+def max_rss_bytes():
+    """Peak resident memory of this process so far (``getrusage``; kilobytes on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def format_bytes(n):
+    """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS."""
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(n) < 1024 or unit == 'GiB':
+            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
+        n /= 1024
+
+
+__all__ = ['LayerInfo', 'trace', 'trace_table', 'count_macs', 'activation_bytes',
+           'parameter_counts', 'training_memory_breakdown', 'estimate_training_memory',
+           'measure_training_step_memory', 'max_rss_bytes', 'format_bytes']

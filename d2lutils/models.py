@@ -1,0 +1,279 @@
+"""Residual networks: the blocks, a stage builder and one ``resnet`` function for the whole family.
+
+One HybridBlock per kind of block:
+
+- ``Residual``: basic block, conv3x3-BN-ReLU-conv3x3-BN, add, ReLU (CVPR paper, ResNet-18/34);
+- ``Bottleneck``: conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1-BN, add, ReLU (CVPR paper,
+  ResNet-50/101/152);
+- ``PreActResidual``: BN-ReLU-conv3x3-BN-ReLU-conv3x3, add (ECCV paper, "ResNet v2");
+- ``PreActBottleneck``: BN-ReLU-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1, add (ECCV paper).
+
+``RESNET_SPEC`` and ``STAGE_WIDTHS`` hold the CVPR paper's Table 1, and ``resnet(depth, version)``
+builds any of its five depths from them, in either version.
+
+CVPR: He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition" (arXiv 1512.03385).
+ECCV: He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks" (arXiv 1603.05027).
+
+A convolution that batch normalization follows has no bias: batch norm subtracts the batch mean of
+each channel, which removes any constant added per channel, and its own shift (beta) does the bias's
+job. The pre-activation blocks' convolutions are followed by a BN too (that of the next unit, or the
+network's final BN), so they have no bias either.
+
+Every block takes its input width lazily (deferred initialization), like Gluon's layers: the first
+forward pass fixes it. One ``nn.Activation('relu')`` per block serves every place that block applies
+a ReLU (it has no parameters); being a child block, it shows up in ``net.summary`` and in
+``d2lutils.inspection.trace``.
+
+The blocks use only child blocks and ``+``, so they run both in NumPy mode (``npx.set_np()``) and in
+MXNet's legacy NDArray mode, hybridized or not.
+"""
+from mxnet.gluon import nn
+
+# Blocks per stage for each depth (CVPR paper, Table 1).
+RESNET_SPEC = {
+    18: ('basic', (2, 2, 2, 2)),
+    34: ('basic', (3, 4, 6, 3)),
+    50: ('bottleneck', (3, 4, 6, 3)),
+    101: ('bottleneck', (3, 4, 23, 3)),
+    152: ('bottleneck', (3, 8, 36, 3)),
+}
+
+# Output width of every block in each of the four stages. A bottleneck's inner 3x3 convolution is a
+# quarter as wide (64/128/256/512), the same width as the basic block's convolutions.
+STAGE_WIDTHS = {
+    'basic': (64, 128, 256, 512),
+    'bottleneck': (256, 512, 1024, 2048),
+}
+
+STEM_WIDTH = 64
+
+
+class Residual(nn.HybridBlock):
+    """The basic residual block (残差块) of ResNet-18/34 (He et al. 2016, CVPR, Fig. 2, Table 1).
+
+    ``y = relu(F(x) + shortcut(x))`` with ``F = bn2(conv2(relu(bn1(conv1(x)))))``: two 3x3
+    convolutions, the first with ``strides``. The shortcut (快捷连接) is the identity, unless
+    ``use_1x1conv``: then a 1x1 convolution with the same ``strides`` and a batch norm (``conv3``,
+    ``bn3``; the paper's projection shortcut, option B) make ``x`` the shape of ``F(x)``. The sum is
+    taken before the last ReLU, so the block adds to its input rather than replacing it.
+    """
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
+                               use_bias=False)
+        self.bn1 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(num_channels, kernel_size=3, padding=1, use_bias=False)
+        self.bn2 = nn.BatchNorm()
+        if use_1x1conv:
+            self.conv3 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
+            self.bn3 = nn.BatchNorm()
+        else:
+            self.conv3 = self.bn3 = None
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        if self.conv3 is not None:
+            x = self.bn3(self.conv3(x))
+        return self.relu(y + x)
+
+
+class Bottleneck(nn.HybridBlock):
+    """The bottleneck block (瓶颈块) of ResNet-50/101/152 (He et al. 2016, CVPR, Fig. 5 right).
+
+    ``num_channels`` is the block's OUTPUT width; the body works at a quarter of it:
+    1x1 conv to ``num_channels // 4`` - BN - ReLU - 3x3 conv - BN - ReLU - 1x1 conv back to
+    ``num_channels`` - BN, then add the shortcut and apply ReLU. The 1x1 convolutions make the 3x3
+    one cheap: a bottleneck costs about what a basic block of the inner width costs, while the
+    stage carries four times as many channels.
+
+    Where the stride goes: on the first 1x1 convolution (``conv1``), as in the paper's released
+    models and in MXNet's model zoo v1. This is what the paper's Table 1 multiply-add counts
+    (3.8/7.6/11.3 billion) correspond to. torchvision (and NVIDIA's "ResNet v1.5") put it on the
+    3x3 convolution instead, which costs 6% more multiply-adds in ResNet-50 (4.09 instead of 3.86
+    billion; 3% and 2% more in ResNet-101 and 152) and is slightly more accurate. The parameter
+    counts are the same either way, because a stride changes no weight shape.
+
+    With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` and a batch norm
+    (``conv4``, ``bn4``), as the first block of every stage needs: its width or resolution changes.
+    """
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        inner = num_channels // 4
+        self.conv1 = nn.Conv2D(inner, kernel_size=1, strides=strides, use_bias=False)
+        self.bn1 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(inner, kernel_size=3, padding=1, use_bias=False)
+        self.bn2 = nn.BatchNorm()
+        self.conv3 = nn.Conv2D(num_channels, kernel_size=1, use_bias=False)
+        self.bn3 = nn.BatchNorm()
+        if use_1x1conv:
+            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
+            self.bn4 = nn.BatchNorm()
+        else:
+            self.conv4 = self.bn4 = None
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        if self.conv4 is not None:
+            x = self.bn4(self.conv4(x))
+        return self.relu(y + x)
+
+
+class PreActResidual(nn.HybridBlock):
+    """The pre-activation basic block, ResNet v2 (He et al. 2016, ECCV, Fig. 1(b) and 4(e)).
+
+    ``y = x + conv2(relu(bn2(conv1(relu(bn1(x))))))``: batch norm and ReLU come BEFORE each
+    convolution, and nothing follows the addition, so ``x`` reaches the next block untouched and a
+    stack of these blocks has a clean identity path from any block to any later one.
+
+    With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` (``conv3``, no batch
+    norm after it) applied to the pre-activated input ``relu(bn1(x))``, as in the authors' code and
+    MXNet's model zoo v2; the identity shortcut takes the raw ``x``.
+    """
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.bn1 = nn.BatchNorm()
+        self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
+                               use_bias=False)
+        self.bn2 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(num_channels, kernel_size=3, padding=1, use_bias=False)
+        if use_1x1conv:
+            self.conv3 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
+        else:
+            self.conv3 = None
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        pre = self.relu(self.bn1(x))
+        shortcut = self.conv3(pre) if self.conv3 is not None else x
+        y = self.conv1(pre)
+        y = self.conv2(self.relu(self.bn2(y)))
+        return y + shortcut
+
+
+class PreActBottleneck(nn.HybridBlock):
+    """The pre-activation bottleneck block, ResNet v2 (He et al. 2016, ECCV).
+
+    BN-ReLU-conv1x1 (to ``num_channels // 4``) - BN-ReLU-conv3x3 - BN-ReLU-conv1x1 (to
+    ``num_channels``), added to the shortcut, nothing after the addition. The stride is on the 3x3
+    convolution, as in the authors' pre-activation code and MXNet's model zoo v2 (the v1
+    ``Bottleneck`` follows the CVPR paper instead; see its docstring). With ``use_1x1conv`` the
+    shortcut is a strided 1x1 convolution (``conv4``) of the pre-activated input.
+    """
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        inner = num_channels // 4
+        self.bn1 = nn.BatchNorm()
+        self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
+        self.bn2 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
+        self.bn3 = nn.BatchNorm()
+        self.conv3 = nn.Conv2D(num_channels, kernel_size=1, use_bias=False)
+        if use_1x1conv:
+            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
+        else:
+            self.conv4 = None
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        pre = self.relu(self.bn1(x))
+        shortcut = self.conv4(pre) if self.conv4 is not None else x
+        y = self.conv1(pre)
+        y = self.conv2(self.relu(self.bn2(y)))
+        y = self.conv3(self.relu(self.bn3(y)))
+        return y + shortcut
+
+
+BLOCKS = {
+    (1, 'basic'): Residual,
+    (1, 'bottleneck'): Bottleneck,
+    (2, 'basic'): PreActResidual,
+    (2, 'bottleneck'): PreActBottleneck,
+}
+
+
+def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_channels=STEM_WIDTH):
+    """One stage: ``num_blocks`` blocks of ``block_cls``, all ``num_channels`` wide at the output.
+
+    The first block of a stage changes the shape, so it gets the 1x1 projection shortcut: every
+    stage after the first halves height and width (stride 2) and widens the channels; the first
+    stage follows the stem's max-pooling, so it keeps the resolution (stride 1) and needs a
+    projection only when ``num_channels`` differs from the stem's ``in_channels`` (64): never for
+    basic blocks, always for bottlenecks (64 -> 256). The other blocks keep the shape and add the
+    identity.
+    """
+    strides = 1 if first_stage else 2
+    project = not first_stage or num_channels != in_channels
+    stage = nn.HybridSequential()
+    stage.add(block_cls(num_channels, use_1x1conv=project, strides=strides))
+    for _ in range(num_blocks - 1):
+        stage.add(block_cls(num_channels))
+    return stage
+
+
+def resnet(depth=18, num_classes=10, version=1):
+    """A ResNet of ``depth`` 18, 34, 50, 101 or 152, built from ``RESNET_SPEC``.
+
+    ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
+    blocks (ECCV paper), plus a final BN-ReLU, which their outputs need before the pooling, because
+    a pre-activation block ends with a bare addition.
+
+    Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's four layers
+    (conv, BN, ReLU, max-pool), four stages (``HybridSequential`` of blocks), [BN, ReLU for v2],
+    global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer. Input channels and
+    size are inferred at the first forward pass: 3x224x224 ImageNet images and 1x96x96 Fashion-MNIST
+    images both work.
+    """
+    if depth not in RESNET_SPEC:
+        raise ValueError(f'depth must be one of {sorted(RESNET_SPEC)}, got {depth}')
+    if version not in (1, 2):
+        raise ValueError(f'version must be 1 or 2, got {version}')
+    kind, blocks_per_stage = RESNET_SPEC[depth]
+    block_cls = BLOCKS[(version, kind)]
+    net = nn.HybridSequential()
+    # Stem: 7x7 conv, stride 2 - BN - ReLU - 3x3 max-pool, stride 2; 224x224 becomes 56x56.
+    net.add(nn.Conv2D(STEM_WIDTH, kernel_size=7, strides=2, padding=3, use_bias=False),
+            nn.BatchNorm(), nn.Activation('relu'),
+            nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+    for i, (width, num_blocks) in enumerate(zip(STAGE_WIDTHS[kind], blocks_per_stage)):
+        net.add(resnet_stage(block_cls, width, num_blocks, first_stage=(i == 0)))
+    if version == 2:
+        net.add(nn.BatchNorm(), nn.Activation('relu'))
+    net.add(nn.GlobalAvgPool2D(), nn.Dense(num_classes))
+    return net
+
+
+def count_parameters(net, trainable_only=True):
+    """Number of scalars in ``net``'s parameters (the net must have run once, to fix every shape).
+
+    ``trainable_only`` (default) leaves out parameters no gradient updates (``grad_req == 'null'``):
+    batch norm's running mean and variance, which a forward pass in training mode averages but no
+    optimizer touches. This is the count papers report.
+    """
+    total = 0
+    for param in net.collect_params().values():
+        if trainable_only and param.grad_req == 'null':
+            continue
+        size = 1
+        for dim in param.shape:
+            size *= dim
+        total += size
+    return total
+
+
+def named_parameters(net, trainable_only=True):
+    """``[(path, Parameter)]`` with paths a reader can follow, e.g. ``'conv3.weight'`` or
+    ``'4.0.bn1.gamma'``, instead of MXNet's global names (``conv57_weight``), which depend on how
+    many layers the process has created before. ``trainable_only`` as in ``count_parameters``.
+    """
+    params = net._collect_params_with_prefix()  # the names save_parameters uses
+    return [(name, p) for name, p in params.items()
+            if not (trainable_only and p.grad_req == 'null')]

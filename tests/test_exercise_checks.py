@@ -1,0 +1,322 @@
+"""The exercise checks: the reference blocks pass, and wrong answers students really write fail.
+
+Every wrong answer below is a small variation of the reference. Each must make its check raise an
+AssertionError whose message names the setting and contains the expected words, so a student sees
+what is wrong, not just that something is.
+"""
+import re
+
+import pytest
+
+import d2lutils  # noqa: F401  (sets MXNet's thread count first)
+from mxnet import npx
+from mxnet.gluon import nn
+
+from d2lutils import checks, models
+
+npx.set_np()
+
+
+# --------------------------------------------------------------------------- bottleneck answers
+class BottleneckBase(nn.HybridBlock):
+    """The reference bottleneck, written out with switches for the mistakes below."""
+    stride_on = 'conv1'     # 'conv1', 'conv2', 'conv3', 'shortcut', 'both'
+    expansion = 4           # num_channels // expansion is the inner width
+    inner_from_output = True  # False: inner = num_channels, output = 4 * num_channels
+    shortcut = True
+    relu_after_add = True
+    relu_before_add = False
+    project = True          # False: ignore use_1x1conv (no projection)
+    projection_bn = True
+    bias = False
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        inner = num_channels // self.expansion if self.inner_from_output else num_channels
+        out = num_channels if self.inner_from_output else 4 * num_channels
+        s = {k: (strides if k == self.stride_on or (self.stride_on == 'both' and k in ('conv1', 'conv2'))
+                 else 1) for k in ('conv1', 'conv2', 'conv3')}
+        self.conv1 = nn.Conv2D(inner, 1, strides=s['conv1'], use_bias=self.bias)
+        self.bn1 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(inner, 3, strides=s['conv2'], padding=1, use_bias=self.bias)
+        self.bn2 = nn.BatchNorm()
+        self.conv3 = nn.Conv2D(out, 1, strides=s['conv3'], use_bias=self.bias)
+        self.bn3 = nn.BatchNorm()
+        self.conv4 = self.bn4 = None
+        if use_1x1conv and self.project:
+            self.conv4 = nn.Conv2D(out, 1, strides=strides, use_bias=self.bias)
+            if self.projection_bn:
+                self.bn4 = nn.BatchNorm()
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        if self.relu_before_add:
+            y = self.relu(y)
+        if self.conv4 is not None:
+            x = self.conv4(x)
+            if self.bn4 is not None:
+                x = self.bn4(x)
+        if self.shortcut:
+            y = y + x
+        return self.relu(y) if self.relu_after_add else y
+
+
+class BottleneckBNAfterAdd(nn.HybridBlock):
+    """The last batch norm moved from the branch's end to after the addition: relu(BN(conv3(.) + x))."""
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        inner = num_channels // 4
+        self.conv1 = nn.Conv2D(inner, 1, strides=strides, use_bias=False)
+        self.bn1 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(inner, 3, padding=1, use_bias=False)
+        self.bn2 = nn.BatchNorm()
+        self.conv3 = nn.Conv2D(num_channels, 1, use_bias=False)
+        self.bn_add = nn.BatchNorm()
+        self.conv4 = self.bn4 = None
+        if use_1x1conv:
+            self.conv4 = nn.Conv2D(num_channels, 1, strides=strides, use_bias=False)
+            self.bn4 = nn.BatchNorm()
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.conv3(y)
+        if self.conv4 is not None:
+            x = self.bn4(self.conv4(x))
+        return self.relu(self.bn_add(y + x))
+
+
+def variant(base, **attrs):
+    return type(f'Bottleneck_{"_".join(attrs)}', (base,), attrs)
+
+
+class BottleneckNoInit(nn.HybridBlock):
+    """The students' version's stub."""
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        raise NotImplementedError()
+
+
+class BottleneckNoForward(BottleneckBase):
+    def hybrid_forward(self, F, x):
+        raise NotImplementedError()
+
+
+class BottleneckNoUse1x1(nn.HybridBlock):
+    """Wrong constructor: no use_1x1conv argument."""
+    def __init__(self, num_channels, strides=1, **kwargs):
+        super().__init__(**kwargs)
+
+
+class BottleneckUnusedProjection(BottleneckBase):
+    """Creates the projection but forgets to apply it (channels equal, so shapes still agree)."""
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        return self.relu(self.bn3(self.conv3(y)) + x)
+
+
+class BottleneckCrashes(BottleneckBase):
+    """A layer whose declared input width does not match: MXNet fails inside the forward pass."""
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(num_channels, use_1x1conv, strides, **kwargs)
+        self.conv2 = nn.Conv2D(num_channels // 4, kernel_size=3, padding=1, in_channels=3)
+
+
+def bottleneck_function(num_channels, use_1x1conv=False, strides=1):
+    return models.Bottleneck(num_channels, use_1x1conv, strides)
+
+
+WRONG_BOTTLENECKS = {
+    'no shortcut': (variant(BottleneckBase, shortcut=False), 'no shortcut'),
+    'expansion not x4 (inner = num_channels // 2)': (variant(BottleneckBase, expansion=2),
+                                                     'parameters'),
+    'num_channels taken as the inner width, output x4': (variant(BottleneckBase, inner_from_output=False),
+                                                         'OUTPUT width'),
+    'stride on the last 1x1 convolution': (variant(BottleneckBase, stride_on='conv3'),
+                                           'three quarters'),
+    'stride only on the shortcut': (variant(BottleneckBase, stride_on='shortcut'), 'halve height'),
+    'stride on both the first 1x1 and the 3x3': (variant(BottleneckBase, stride_on='both'),
+                                                 'halve height'),
+    'projection missing when channels change': (variant(BottleneckBase, project=False),
+                                                'must be a 1x1 convolution'),
+    'projection created but not used': (BottleneckUnusedProjection, 'use_1x1conv=True the shortcut'),
+    'projection without batch norm': (variant(BottleneckBase, projection_bn=False), 'parameters'),
+    'no ReLU after the addition': (variant(BottleneckBase, relu_after_add=False), 'no ReLU after'),
+    'ReLU before the addition': (variant(BottleneckBase, relu_before_add=True), 'before the addition'),
+    'BN after the addition': (BottleneckBNAfterAdd, 'batch norm after the addition'),
+    'stub: __init__ not written': (BottleneckNoInit, 'NotImplementedError'),
+    'stub: forward not written': (BottleneckNoForward, 'NotImplementedError'),
+    'constructor without use_1x1conv': (BottleneckNoUse1x1, 'num_channels, use_1x1conv=False'),
+    'a crash inside MXNet': (BottleneckCrashes, 'raised'),
+}
+
+
+# --------------------------------------------------------------------------- pre-activation answers
+class PreActBase(nn.HybridBlock):
+    """The reference pre-activation block, with switches for the mistakes below."""
+    shortcut = True
+    relu_after_add = False
+    post_activation = False     # conv-BN-ReLU order inside (v1 order without the last ReLU)
+    projection_from_raw = False
+    relu_only = False           # ReLU-only pre-activation: no BN before the first conv
+    bias = False
+
+    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.bn1 = nn.BatchNorm()
+        self.conv1 = nn.Conv2D(num_channels, 3, strides=strides, padding=1, use_bias=self.bias)
+        self.bn2 = nn.BatchNorm()
+        self.conv2 = nn.Conv2D(num_channels, 3, padding=1, use_bias=self.bias)
+        self.conv3 = (nn.Conv2D(num_channels, 1, strides=strides, use_bias=self.bias)
+                      if use_1x1conv else None)
+        self.relu = nn.Activation('relu')
+
+    def hybrid_forward(self, F, x):
+        if self.post_activation:
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.bn2(self.conv2(y))
+            shortcut = self.conv3(x) if self.conv3 is not None else x
+        else:
+            pre = self.relu(x) if self.relu_only else self.relu(self.bn1(x))
+            y = self.conv2(self.relu(self.bn2(self.conv1(pre))))
+            source = x if self.projection_from_raw else pre
+            shortcut = self.conv3(source) if self.conv3 is not None else x
+        if self.shortcut:
+            y = y + shortcut
+        return self.relu(y) if self.relu_after_add else y
+
+
+class PreActBNAfterAdd(PreActBase):
+    """BN after the addition: bn2 moved from before conv2 to after the sum."""
+    def hybrid_forward(self, F, x):
+        pre = self.relu(self.bn1(x))
+        y = self.conv2(self.relu(self.conv1(pre)))
+        shortcut = self.conv3(pre) if self.conv3 is not None else x
+        return self.bn2(y + shortcut)
+
+
+class PreActVersionOne(PreActBase):
+    """The classic v1 basic block passed to the v2 check (conv-BN-ReLU, ReLU after addition)."""
+    def hybrid_forward(self, F, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        shortcut = self.conv3(x) if self.conv3 is not None else x
+        return self.relu(y + shortcut)
+
+
+class PreActReLUOnlyWithExtraBN(PreActBase):
+    """ReLU-only pre-activation: relu-conv-BN-relu-conv-BN (same parameter count as the reference
+    when the input width equals the output width)."""
+    def hybrid_forward(self, F, x):
+        pre = self.relu(x)
+        y = self.bn1(self.conv1(pre))
+        y = self.bn2(self.conv2(self.relu(y)))
+        shortcut = self.conv3(pre) if self.conv3 is not None else x
+        return y + shortcut
+
+
+WRONG_PREACTS = {
+    'no shortcut': (variant(PreActBase, shortcut=False), 'no shortcut'),
+    'ReLU after the addition': (variant(PreActBase, relu_after_add=True), 'ReLU comes after the addition'),
+    'BN after the addition': (PreActBNAfterAdd, ''),
+    'post-activation order inside the branch': (variant(PreActBase, post_activation=True), 'negative'),
+    'v1 block passed to the v2 check': (PreActVersionOne, 'negative'),
+    'projection from the raw input': (variant(PreActBase, projection_from_raw=True), 'raw input'),
+    'ReLU-only pre-activation': (PreActReLUOnlyWithExtraBN, ''),
+    'ReLU-only pre-activation, no first BN': (variant(PreActBase, relu_only=True), 'parameter'),
+    'stub: __init__ not written': (BottleneckNoInit, 'NotImplementedError'),
+    'constructor without use_1x1conv': (BottleneckNoUse1x1, 'num_channels, use_1x1conv=False'),
+}
+
+
+# --------------------------------------------------------------------------- tests
+def test_reference_bottleneck_passes(capsys):
+    checks.check_bottleneck(models.Bottleneck)
+    out = capsys.readouterr().out
+    assert 'passed, 4 settings' in out and 'Checked:' in out
+
+
+def test_reference_preact_passes(capsys):
+    checks.check_preact(models.PreActResidual)
+    out = capsys.readouterr().out
+    assert 'passed, 4 settings' in out and 'Checked:' in out
+
+
+def test_bottleneck_with_biases_passes(capsys):
+    checks.check_bottleneck(variant(BottleneckBase, bias=True))
+    assert 'convolution biases' in capsys.readouterr().out
+
+
+def test_preact_with_biases_passes():
+    checks.check_preact(variant(PreActBase, bias=True))
+
+
+def test_bottleneck_v15_stride_on_3x3_is_accepted_with_a_note(capsys):
+    checks.check_bottleneck(variant(BottleneckBase, stride_on='conv2'))
+    assert 'ResNet v1.5' in capsys.readouterr().out
+
+
+def test_reference_stride_placement_is_one_the_check_knows():
+    """The check's multiply-add formula agrees with the library's reference block."""
+    from mxnet import np
+    for s in checks.SETTINGS:
+        block = models.Bottleneck(s.num_channels, s.use_1x1conv, s.strides)
+        block.initialize()
+        macs = checks.multiply_adds(block, np.zeros(s.input_shape))
+        assert macs == checks.bottleneck_macs(s.in_channels, s.num_channels, checks.SIZE,
+                                              s.strides, 'conv1')
+
+
+@pytest.mark.parametrize('mistake', list(WRONG_BOTTLENECKS))
+def test_wrong_bottleneck_fails(mistake):
+    cls, words = WRONG_BOTTLENECKS[mistake]
+    with pytest.raises(AssertionError) as info:
+        checks.check_bottleneck(cls)
+    message = str(info.value)
+    assert words in message, message
+    assert info.value.__cause__ is None and info.value.__suppress_context__ or \
+        info.value.__context__ is None, 'the message should not chain a traceback'
+    if 'constructor' not in mistake:
+        assert re.search(r'\w+\(\d+, use_1x1conv=(True|False), strides=\d\)', message), message
+
+
+@pytest.mark.parametrize('mistake', list(WRONG_PREACTS))
+def test_wrong_preact_fails(mistake):
+    cls, words = WRONG_PREACTS[mistake]
+    with pytest.raises(AssertionError) as info:
+        checks.check_preact(cls)
+    message = str(info.value)
+    assert words in message, message
+    if 'constructor' not in mistake:
+        assert re.search(r'\w+\(\d+, use_1x1conv=(True|False), strides=\d\)', message), message
+
+
+@pytest.mark.parametrize('not_a_class', [models.Bottleneck(16), bottleneck_function, 'Bottleneck'])
+def test_non_class_gets_a_plain_type_error(not_a_class):
+    with pytest.raises(TypeError, match='expects your class itself'):
+        checks.check_bottleneck(not_a_class)
+    with pytest.raises(TypeError, match='expects your class itself'):
+        checks.check_preact(not_a_class)
+
+
+def test_class_that_is_not_a_block():
+    class Plain:
+        def __init__(self, num_channels, use_1x1conv=False, strides=1):
+            pass
+    with pytest.raises(AssertionError, match='not a Gluon block'):
+        checks.check_bottleneck(Plain)
+
+
+def test_check_resnet_accepts_the_library_network(capsys):
+    checks.check_resnet(models.resnet(50, num_classes=1000), 50, image_size=64)
+    assert 'passed' in capsys.readouterr().out
+
+
+def test_check_resnet_rejects_a_wrong_depth():
+    with pytest.raises(AssertionError, match='parameters'):
+        checks.check_resnet(models.resnet(18, num_classes=1000), 34, image_size=64)

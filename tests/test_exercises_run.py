@@ -1,0 +1,56 @@
+"""Run the students' versions of the exercise notebooks: exactly the tagged cells raise, and each
+because an exercise is not solved yet (a stub's NotImplementedError, directly or through a check),
+never because of a bug of the notebook.
+
+nbval also runs these notebooks, but it accepts a raises-exception cell that does not raise; this
+test does not. It runs in the 'quick' profile (conftest.py), about 10 s per notebook.
+"""
+import re
+
+import pytest
+
+from d2lutils import exercises
+
+SOLUTIONS = exercises.solution_paths()
+
+
+def assigned_before(name, sources):
+    return any(re.search(rf'^\s*{re.escape(name)}\s*(,[^=]*)?=', s, re.M) for s in sources)
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+def test_exactly_the_exercise_cells_raise(path):
+    nb = exercises.run_notebook(exercises.student_path(path), timeout=600)
+    raised_sources = []
+    for cell in nb.cells:
+        if cell.cell_type != 'code':
+            continue
+        errors = [o for o in cell.outputs if o.output_type == 'error']
+        tagged = exercises.RAISES in cell.metadata.get('tags', [])
+        assert bool(errors) == tagged, (
+            f'{"raised" if errors else "did not raise"} but is '
+            f'{"" if tagged else "not "}tagged {exercises.RAISES}:\n{cell.source[:300]}\n'
+            + ('\n'.join(errors[0].traceback)[-2000:] if errors else ''))
+        if errors:
+            ename, evalue = errors[0].ename, errors[0].evalue
+            if ename == 'NameError':  # a name the previous, failing exercise cell was to define
+                name = re.search(r"name '(\w+)' is not defined", evalue).group(1)
+                assert assigned_before(name, raised_sources), evalue
+            else:
+                assert ename == 'NotImplementedError' or (
+                    ename == 'AssertionError' and 'NotImplementedError' in evalue), (ename, evalue)
+            raised_sources.append(cell.source)
+
+    # The grading command gives an unsolved notebook no points, and lists the answers to read.
+    points, max_points, lines = exercises.score(nb)
+    assert points == 0 and max_points >= 8, lines
+    assert any('to grade by hand' in line for line in lines)
+    for line in lines:
+        assert 'hand' in line or (': 0/' in line and 'NotImplementedError' in line), line
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+def test_the_committed_solutions_score_full_points(path):
+    import nbformat
+    points, max_points, lines = exercises.score(nbformat.read(path, as_version=4))
+    assert points == max_points > 0, lines

@@ -1,0 +1,126 @@
+"""d2lutils.inspection against a real forward pass, the paper's multiply-adds and hand counts."""
+import pytest
+
+import d2lutils  # noqa: F401
+import mxnet as mx
+from mxnet import np, npx
+
+from d2lutils import inspection, models
+
+npx.set_np()
+
+# He et al. 2016 (CVPR), Table 1, "FLOPs" (multiply-adds) at 224x224, in units of 10^9.
+PAPER_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
+
+
+@pytest.mark.parametrize('depth', sorted(PAPER_GMACS))
+def test_multiply_adds_within_5_percent_of_paper(depth):
+    macs = inspection.count_macs(models.resnet(depth, num_classes=1000), (3, 224, 224))
+    assert abs(macs / 1e9 / PAPER_GMACS[depth] - 1) < 0.05
+
+
+def test_resnet18_multiply_adds_exact():
+    # Our own count, fixed: convolutions 1,813,561,344 + classifier 512,000.
+    assert inspection.count_macs(models.resnet(18, num_classes=1000), (1, 3, 224, 224)) \
+        == 1_814_073_344
+
+
+def test_residual_block_by_hand():
+    blk = models.Residual(6, use_1x1conv=True, strides=2)
+    rows = inspection.trace(blk, (4, 3, 6, 6))
+    by_name = {row.name: row for row in rows}
+    out = 4 * 6 * 3 * 3  # output elements
+    assert by_name['conv1'].macs == out * 3 * 9
+    assert by_name['conv2'].macs == out * 6 * 9
+    assert by_name['conv3'].macs == out * 3 * 1
+    assert by_name['conv1'].params == 6 * 3 * 9
+    assert by_name['bn1'].params == 12 and by_name['bn1'].macs == 0
+    assert by_name['add'].kind == 'add' and by_name['add'].output_shape == (4, 6, 3, 3)
+    assert rows[0].name == 'input' and rows[0].output_bytes == 4 * 3 * 6 * 6 * 4
+    assert rows[-1].kind == 'Activation' and rows[-1].output_shape == (4, 6, 3, 3)
+    # input + 8 outputs of 4x6x3x3 (conv1 bn1 relu conv2 bn2 conv3 bn3 add) + final relu
+    assert inspection.activation_bytes(blk, (3, 6, 6)) == (3 * 6 * 6 + 9 * 6 * 3 * 3) * 4
+
+
+def test_trace_agrees_with_a_real_forward_pass():
+    """Shapes from shape inference == shapes seen by forward hooks on the leaf layers."""
+    net = models.resnet(18, num_classes=10)
+    net.initialize()
+    seen, handles = [], []
+
+    def record(block, _, output):
+        seen.append((block.__class__.__name__, output.shape))
+
+    def hook_leaves(block):
+        if not block._children:
+            handles.append(block.register_forward_hook(record))
+    net.apply(hook_leaves)
+    x = np.zeros((2, 1, 32, 32))
+    net(x)
+    for handle in handles:
+        handle.detach()
+    traced = [(row.kind, row.output_shape) for row in inspection.trace(net, x.shape)
+              if row.kind not in ('input', 'add')]
+    kinds = {'Conv2D': 'Convolution', 'BatchNorm': 'BatchNorm', 'Activation': 'Activation',
+             'MaxPool2D': 'Pooling', 'GlobalAvgPool2D': 'Pooling', 'Dense': 'FullyConnected'}
+    assert [(kinds[k], s) for k, s in seen] == traced
+    trainable, other = inspection.parameter_counts(net, (1, 32, 32))
+    assert trainable == models.count_parameters(net)
+    assert other == models.count_parameters(net, trainable_only=False) - trainable
+    assert sum(row.params for row in inspection.trace(net, x.shape)) == trainable
+
+
+def test_trace_leaves_an_uninitialized_net_alone():
+    net = models.resnet(18)
+    inspection.estimate_training_memory(net, (1, 96, 96), 32)
+    assert net[0].weight.shape == (64, -1, 7, 7)  # still deferred
+    net.initialize(mx.init.Xavier())  # no "already initialized" surprise
+    assert net(np.zeros((1, 1, 96, 96))).shape == (1, 10)
+
+
+def test_memory_estimate_adds_up():
+    net = models.resnet(18)
+    parts = inspection.training_memory_breakdown(net, (1, 1, 96, 96), 32, optimizer_states=1)
+    trainable, other = inspection.parameter_counts(net, (1, 96, 96))
+    assert parts['weights'] == 4 * (trainable + other)
+    assert parts['gradients'] == parts['optimizer'] == 4 * trainable
+    assert parts['activations'] == 32 * inspection.activation_bytes(net, (1, 96, 96))
+    assert inspection.estimate_training_memory(net, (1, 96, 96), 32, optimizer_states=1) \
+        == sum(parts.values())
+
+
+def test_measured_step_reports_growth():
+    net = mx.gluon.nn.HybridSequential()
+    net.add(models.Residual(8, use_1x1conv=True), mx.gluon.nn.GlobalAvgPool2D(),
+            mx.gluon.nn.Dense(3))
+    net.initialize()
+    result = inspection.measure_training_step_memory(net, (3, 16, 16), batch_size=4, num_steps=1)
+    assert result['peak_growth'] >= 0 and result['baseline'] > 0 and result['seconds'] > 0
+
+
+def test_bad_shape():
+    with pytest.raises(ValueError):
+        inspection.count_macs(models.resnet(18), (224, 224))
+
+
+def test_non_hybrid_block_is_traced_by_running_it():
+    nn = mx.gluon.nn
+
+    def layers():
+        return [nn.Conv2D(8, 3, padding=1, use_bias=False), nn.BatchNorm(), nn.Activation('relu'),
+                models.Residual(16, use_1x1conv=True, strides=2), nn.GlobalAvgPool2D(), nn.Dense(5)]
+    plain, hybrid = nn.Sequential(), nn.HybridSequential()
+    plain.add(*layers())
+    hybrid.add(*layers())
+    shape = (1, 3, 12, 12)
+    strip = lambda rows: [(r.name, r.kind, r.output_shape, r.params, r.macs) for r in rows
+                          if r.kind != 'add']
+    assert strip(inspection.trace(plain, shape)) == strip(inspection.trace(hybrid, shape))
+    assert plain[0].weight.shape == (8, -1, 3, 3)  # traced on a copy: still uninitialized
+    assert inspection.parameter_counts(plain, shape) == inspection.parameter_counts(hybrid, shape)
+
+
+def test_format_bytes():
+    assert inspection.format_bytes(512) == '512 B'
+    assert inspection.format_bytes(1536) == '1.5 KiB'
+    assert inspection.format_bytes(3 * 2**30) == '3.0 GiB'

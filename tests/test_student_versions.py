@@ -1,0 +1,170 @@
+"""Solutions and students' versions of the exercise notebooks: nbgrader's conventions, in sync.
+
+The solution notebooks (chapters/exercises/solutions/) are the source; ``python -m
+d2lutils.exercises`` generates the students' versions (chapters/exercises/). These tests fail when a
+students' version has drifted from its solution, when a notebook breaks nbgrader's conventions, or
+when the raises-exception tags are not exactly on the cells that cannot run before the exercises are
+solved. (tests/test_exercises_run.py runs the students' versions and checks which cells raise.)
+"""
+import json
+
+import nbformat
+import pytest
+
+from d2lutils import exercises
+
+SOLUTIONS = exercises.solution_paths()
+NAMES = [p.name for p in SOLUTIONS]
+
+
+def cells(path):
+    return nbformat.read(path, as_version=4).cells
+
+
+def test_both_exercises_exist():
+    assert NAMES == ['bottleneck.ipynb', 'preactivation.ipynb']
+    for path in SOLUTIONS:
+        assert exercises.student_path(path).exists(), 'run: python -m d2lutils.exercises'
+
+
+def test_students_versions_are_up_to_date():
+    stale = exercises.out_of_date()
+    assert not stale, f'out of date: {stale}; regenerate with: python -m d2lutils.exercises'
+
+
+def test_check_command_exit_codes(tmp_path, capsys):
+    assert exercises.main(['--check']) == 0
+    (tmp_path / 'solutions').mkdir()
+    for path in SOLUTIONS:
+        (tmp_path / 'solutions' / path.name).write_bytes(path.read_bytes())
+        (tmp_path / path.name).write_bytes(exercises.student_path(path).read_bytes())
+    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 0
+    stale = tmp_path / 'bottleneck.ipynb'
+    stale.write_text(stale.read_text().replace('YOUR CODE HERE', 'my code'))
+    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 1
+    assert 'out of date' in capsys.readouterr().out
+    assert exercises.main(['--folder', str(tmp_path)]) == 0
+    assert exercises.out_of_date(tmp_path) == []
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_solution_follows_nbgrader_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == 'python3'
+    ids = []
+    for cell in nb.cells:
+        meta = exercises.nbgrader_meta(cell)
+        has_region = exercises.BEGIN in cell.source
+        assert cell.source.count(exercises.BEGIN) == cell.source.count(exercises.END)
+        if has_region:
+            assert meta.get('solution'), f'solution region outside a solution cell:\n{cell.source}'
+        if meta:
+            assert meta['schema_version'] == 3 and meta['grade_id']
+            ids.append(meta['grade_id'])
+            if meta.get('solution'):
+                assert has_region, f'{meta["grade_id"]}: a solution cell without a solution region'
+                assert not meta['locked']
+            if meta.get('grade'):
+                assert meta['points'] > 0
+            if exercises.is_check_cell(cell):
+                assert meta['locked'], f'{meta["grade_id"]}: check cells are locked'
+                assert 'checks.check_' in cell.source or 'assert' in cell.source
+    assert len(ids) == len(set(ids)), 'grade_ids must be unique'
+    kinds = [exercises.is_check_cell(c) for c in nb.cells if exercises.nbgrader_meta(c)]
+    assert kinds.count(True) >= 2, 'each notebook has at least two check cells'
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_solution_is_committed_executed_without_errors(path):
+    for cell in cells(path):
+        if cell.cell_type == 'code':
+            assert cell.execution_count is not None, f'not executed:\n{cell.source[:200]}'
+            assert not [o for o in cell.outputs if o.output_type == 'error'], cell.source[:200]
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_check_cells_call_the_library_checks(path):
+    sources = [c.source for c in cells(path) if exercises.is_check_cell(c)]
+    name = 'checks.check_bottleneck(Bottleneck)' if 'bottleneck' in path.name \
+        else 'checks.check_preact(PreActResidual)'
+    assert any(name in s for s in sources)
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_students_version_has_stubs_no_solutions_no_outputs(path):
+    solution, student = cells(path), cells(exercises.student_path(path))
+    assert len(solution) == len(student)
+    text = json.dumps([c.source for c in student])
+    assert exercises.BEGIN not in text and exercises.END not in text
+    for sol, stu in zip(solution, student):
+        assert sol.get('id') == stu.get('id') and sol.cell_type == stu.cell_type
+        assert exercises.nbgrader_meta(sol) == exercises.nbgrader_meta(stu)
+        if stu.cell_type == 'code':
+            assert stu.outputs == [] and stu.execution_count is None
+        if exercises.BEGIN in sol.source:
+            stub = 'raise NotImplementedError()' if sol.cell_type == 'code' else 'YOUR ANSWER HERE'
+            assert stu.source.count(stub) == sol.source.count(exercises.BEGIN)
+        else:
+            assert sol.source == stu.source
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_raises_exception_tags_exactly_on_exercise_cells(path):
+    """Tagged: check cells and cells that use the student's code; nothing else."""
+    solution, student = cells(path), cells(exercises.student_path(path))
+    for sol, stu in zip(solution, student):
+        tagged = exercises.RAISES in stu.metadata.get('tags', [])
+        expected = stu.cell_type == 'code' and (
+            exercises.is_check_cell(sol) or exercises.USES_SOLUTION in sol.metadata.get('tags', []))
+        assert tagged == expected, stu.source[:200]
+        assert exercises.RAISES not in sol.metadata.get('tags', []), 'solutions run without errors'
+
+
+def test_clear_solutions_keeps_indentation_and_text():
+    source = ('class A:\n    def f(self):\n        ### BEGIN SOLUTION\n        return 1\n'
+              '        ### END SOLUTION\n\nx = 1')
+    cleared, indents = exercises.clear_solutions(source)
+    assert cleared == ('class A:\n    def f(self):\n        # YOUR CODE HERE\n'
+                       '        raise NotImplementedError()\n\nx = 1')
+    assert indents == ['        ']
+    cleared, _ = exercises.clear_solutions('Answer:\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION',
+                                           'markdown')
+    assert cleared == 'Answer:\nYOUR ANSWER HERE'
+
+
+def test_top_level_stub_counts_as_raising():
+    cell = nbformat.v4.new_code_cell('### BEGIN SOLUTION\nx = 1\n### END SOLUTION')
+    stu = exercises.student_notebook(nbformat.v4.new_notebook(cells=[cell])).cells[0]
+    assert stu.metadata['tags'] == [exercises.RAISES]
+
+
+@pytest.mark.parametrize('source', ['### BEGIN SOLUTION\nx = 1', 'x = 1\n### END SOLUTION',
+                                    '### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION'])
+def test_unbalanced_markers_are_an_error(source):
+    with pytest.raises(exercises.SolutionMarkerError):
+        exercises.clear_solutions(source)
+
+
+def test_score_counts_check_cells_and_refuses_edited_ones():
+    """The grading command's scoring, on a notebook built by hand (no kernel needed)."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    def nb(check_source, error=False):
+        check = new_code_cell(check_source, execution_count=2)
+        check.metadata['nbgrader'] = {'grade': True, 'solution': False, 'locked': True,
+                                      'grade_id': 'c1', 'points': 4, 'schema_version': 3}
+        if error:
+            check.outputs = [new_output('error', ename='AssertionError', evalue='wrong\nmore',
+                                        traceback=[])]
+        answer = new_markdown_cell('YOUR ANSWER HERE')
+        answer.metadata['nbgrader'] = {'grade': True, 'solution': True, 'locked': False,
+                                       'grade_id': 'a1', 'points': 2, 'schema_version': 3}
+        return new_notebook(cells=[check, answer])
+
+    handed_out = nb('checks.check_preact(PreActResidual)')
+    assert exercises.score(nb('checks.check_preact(PreActResidual)'), handed_out)[:2] == (4, 4)
+    points, _, lines = exercises.score(nb('checks.check_preact(PreActResidual)', error=True))
+    assert points == 0 and 'AssertionError: wrong' in lines[0] and 'by hand' in lines[1]
+    points, _, lines = exercises.score(nb('pass  # checks.check_preact(PreActResidual)'), handed_out)
+    assert points == 0 and 'differs from the one handed out' in lines[0]

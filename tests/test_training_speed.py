@@ -1,0 +1,78 @@
+"""What chapter 5 added to training and profiles: lr schedules, SGD's recipe, hybridize options."""
+import dataclasses
+
+import mxnet as mx
+import pytest
+from mxnet import gluon, np, npx
+from mxnet.gluon import nn
+
+from d2lutils import profiles, seed_everything, training
+
+npx.set_np()
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    schedule = training.make_lr_scheduler('cosine', 0.1, total_steps=100, warmup_steps=10)
+    rates = [schedule(step) for step in range(101)]
+    assert rates[0] == pytest.approx(0.0)
+    assert rates[10] == pytest.approx(0.1)
+    assert all(a <= b + 1e-12 for a, b in zip(rates[:10], rates[1:11]))      # rising
+    assert all(a >= b - 1e-12 for a, b in zip(rates[10:], rates[11:]))       # then falling
+    assert rates[100] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_linear_schedule_is_halfway_at_the_middle_of_the_decay():
+    schedule = training.make_lr_scheduler('linear', 0.2, total_steps=110, warmup_steps=10)
+    assert schedule(60) == pytest.approx(0.1)
+
+
+def test_constant_schedule_is_none_and_unknown_names_are_refused():
+    assert training.make_lr_scheduler('constant', 0.1, 100) is None
+    with pytest.raises(ValueError, match="'step'"):
+        training.make_lr_scheduler('step', 0.1, 100)
+
+
+def test_profile_recipe_reaches_the_optimizer():
+    cpu = profiles.PROFILES['cpu']
+    params = cpu.optimizer_params(batches_per_epoch=10)
+    assert params['momentum'] == cpu.momentum and params['wd'] == cpu.weight_decay
+    assert ('lr_scheduler' in params) == (cpu.lr_schedule != 'constant')
+    # a fresh scheduler every time: a Trainer changes its scheduler's state
+    assert cpu.lr_scheduler(10) is not cpu.lr_scheduler(10) or cpu.lr_schedule == 'constant'
+
+
+def test_plain_profiles_print_as_before():
+    quick = profiles.PROFILES['quick']
+    assert str(quick).endswith('test examples 512')
+    custom = dataclasses.replace(quick, momentum=0.9, weight_decay=5e-4, lr_schedule='cosine',
+                                 warmup_epochs=0.5)
+    assert str(custom).endswith('SGD momentum 0.9, weight decay 0.0005, lr schedule cosine '
+                                'after 0.5 warm-up epoch(s)')
+
+
+def small_loaders():
+    seed_everything(0)
+    X, y = np.random.uniform(size=(64, 1, 8, 8)), np.random.randint(0, 10, size=(64,))
+    loader = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y), batch_size=16)
+    return loader, loader
+
+
+def small_net():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3), nn.Activation('relu'), nn.GlobalAvgPool2D(), nn.Dense(10))
+    return net
+
+
+def test_train_follows_the_schedule_and_accepts_hybridize_options():
+    train_iter, test_iter = small_loaders()
+    schedule = training.make_lr_scheduler('cosine', 0.1, total_steps=2 * len(train_iter),
+                                          warmup_steps=2)
+    net = small_net()
+    history = training.train(net, train_iter, test_iter, 2, 0.1, devices=mx.cpu(),
+                             live_plot=False, lr_scheduler=schedule,
+                             optimizer_params={'momentum': 0.9, 'wd': 5e-4},
+                             hybridize={'static_alloc': True, 'static_shape': True})
+    assert len(history.test_acc) == 2
+    assert schedule(2 * len(train_iter)) == pytest.approx(0.0, abs=1e-9)
+    assert net._active and net._flags == [('static_alloc', True), ('static_shape', True)] or \
+        dict(net._flags).get('static_alloc') is True
