@@ -3,3 +3,6 @@ import os
 
 # Every notebook runs in the 'quick' profile under test, whatever the reader's shell says.
 os.environ['D2LUTILS_PROFILE'] = 'quick'
+# pytest-xdist runs one worker per core; an OpenMP pool per worker as wide as the machine would
+# oversubscribe the cores, and MXNet's small operations then ran 10x slower in our measurements.
+os.environ['OMP_NUM_THREADS'] = '1'
