@@ -324,6 +324,9 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
     existed before, so they are not in it; activations, the loss, scratch space and everything else
     MXNet allocates during the steps are.
 
+    The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
+    do move (training-mode forward passes update them).
+
     Returns a dict: ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak
     could not be reset, so the number may include an older peak) and ``seconds`` per step.
     """

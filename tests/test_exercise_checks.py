@@ -261,7 +261,7 @@ def test_bottleneck_v15_stride_on_3x3_is_accepted_with_a_note(capsys):
     assert 'ResNet v1.5' in capsys.readouterr().out
 
 
-def test_reference_stride_placement_is_one_the_check_knows():
+def test_the_check_knows_where_the_reference_puts_the_stride():
     """The check's multiply-add formula agrees with the library's reference block."""
     from mxnet import np
     for s in checks.SETTINGS:
