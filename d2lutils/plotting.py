@@ -10,15 +10,19 @@ SVG_SALT = 'd2lutils'
 
 
 def use_stable_svg():
-    """Make SVG figures identical from run to run, so nbval can compare them byte for byte.
+    """Draw every figure as SVG, identical from run to run, so nbval can compare them byte for byte.
 
-    d2l draws SVG. Matplotlib stamps each SVG with the current date and with random clip-path ids;
-    a fixed ``SOURCE_DATE_EPOCH`` and ``svg.hashsalt`` remove both. Call it in a notebook's first cell.
+    Matplotlib stamps each SVG with the current date and with random clip-path ids; a fixed
+    ``SOURCE_DATE_EPOCH`` and ``svg.hashsalt`` remove both. ``d2l.use_svg_display()`` alone does not
+    last: the inline backend re-applies its own ``figure_formats`` (PNG) when it is first activated,
+    so figures drawn before any ``d2l.plot`` came out as PNG. Setting that trait makes SVG stick.
+    Call it in a notebook's first cell.
     """
     from d2l import mxnet as d2l
+    from matplotlib_inline import backend_inline
     os.environ['SOURCE_DATE_EPOCH'] = '0'
     d2l.plt.rcParams['svg.hashsalt'] = SVG_SALT
-    d2l.use_svg_display()
+    backend_inline.InlineBackend.instance().figure_formats = {'svg'}
 
 
 def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
