@@ -57,8 +57,8 @@ class Profile:
 PROFILES = {
     'gpu': Profile('gpu', 'the classic chapter on a GPU', batch_size=256, lr=0.05, num_epochs=10,
                    resize=96),
-    # cpu: SGD with momentum and weight decay, warm-up then cosine decay to 0: within 3 epochs it ends
-    # well above a constant rate's accuracy (chapter 5 and benchmarks/README.md).
+    # cpu: SGD with momentum and weight decay, a warm-up then a cosine decay to 0 at the last update
+    # (chapter 5 explains it; benchmarks/README.md has what it reached and how fast).
     'cpu': Profile('cpu', 'full data on a laptop CPU, minutes', batch_size=128, lr=0.1, num_epochs=3,
                    momentum=0.9, weight_decay=5e-4, lr_schedule='cosine', warmup_epochs=0.3),
     'quick': Profile('quick', 'tests only, seconds; results mean nothing', batch_size=128, lr=0.1,

@@ -122,7 +122,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
         optimizer_params['lr_scheduler'] = lr_scheduler
     trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
     live_plot = in_notebook() if live_plot is None else live_plot
-    animator = d2l.Animator(xlabel='epoch', xlim=[1, num_epochs],
+    animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None
     history, num_batches = History(devices), len(train_iter)
     for epoch in range(num_epochs):
