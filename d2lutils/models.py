@@ -224,7 +224,10 @@ def resnet(depth=18, num_classes=10, version=1):
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
     blocks (ECCV paper), plus a final BN-ReLU, which their outputs need before the pooling, because
-    a pre-activation block ends with a bare addition.
+    a pre-activation block ends with a bare addition. In version 2 the stem keeps its BN-ReLU, so the
+    first block's shortcut carries the activated output as the ECCV paper's first unit does; that
+    block still applies its own BN-ReLU on its branch, a redundant pair (128 parameters for 64
+    channels) that MXNet's model zoo v2 has too and the authors' code leaves out.
 
     Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's four layers
     (conv, BN, ReLU, max-pool), four stages (``HybridSequential`` of blocks), [BN, ReLU for v2],

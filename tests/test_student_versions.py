@@ -168,3 +168,17 @@ def test_score_counts_check_cells_and_refuses_edited_ones():
     assert points == 0 and 'AssertionError: wrong' in lines[0] and 'by hand' in lines[1]
     points, _, lines = exercises.score(nb('pass  # checks.check_preact(PreActResidual)'), handed_out)
     assert points == 0 and 'differs from the one handed out' in lines[0]
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_training_cells_print_the_profile_first(path):
+    """CONTRIBUTING.md: a training cell starts with NBVAL_IGNORE_OUTPUT and prints the profile
+    before it trains (here a cell that calls a ``prepare``d network's ``start()``)."""
+    import re
+    for cell in cells(path):
+        if cell.cell_type != 'code' or not re.search(r'\bstart\(\)', cell.source) \
+                or re.search(r'^\s*def start\(', cell.source, re.M):
+            continue
+        code = [line for line in cell.source.splitlines() if not line.lstrip().startswith('#')]
+        assert cell.source.startswith('# NBVAL_IGNORE_OUTPUT'), cell.source[:200]
+        assert re.match(r'print\((run|profile)\)', code[0]), cell.source[:200]
