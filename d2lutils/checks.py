@@ -394,6 +394,32 @@ def bottleneck_macs(in_channels, num_channels, size, strides, stride_on):
     return macs
 
 
+def _common_checks(cls, reference_cls, setting, name, projection_hint):
+    """The checks both blocks share, for one setting: shape, every layer used, parameter count
+    against the reference, gradients reaching the input, and convolutions that really run.
+
+    Returns what the block-specific checks need: (where, x, block, y, conv calls, the reference's
+    conv calls, parameter total, bias count).
+    """
+    where = setting.describe(name)
+    x = _inputs(setting)
+    block = _build(cls, setting, name)
+    reference = _build(reference_cls, setting, 'reference')
+    y, calls = _run(block, x, where, 'the branch and the shortcut must have the same shape when '
+                    'they are added: with use_1x1conv=True the shortcut is a 1x1 convolution to '
+                    'num_channels with the same strides, ' + projection_hint, setting)
+    ref_y, ref_calls = _run(reference, x, 'reference', '')
+    _check_shape(y, ref_y.shape, setting, where)
+    _check_all_used(block, where)
+    total, biases = _check_params(block, reference, where)
+    _check_gradient(block, x, where)
+    if not calls:
+        raise AssertionError(f'{where}: the check saw no nn.Conv2D layer run. Build the '
+                             'convolutions with nn.Conv2D as attributes of the block, and do '
+                             'not hybridize inside __init__.')
+    return where, x, block, y, calls, ref_calls, total, biases
+
+
 def check_bottleneck(cls):
     """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``."""
     import numpy as onp
@@ -401,21 +427,8 @@ def check_bottleneck(cls):
     _require_class(cls, 'check_bottleneck', 'Bottleneck')
     name, lines, v15 = cls.__name__, [], False
     for setting in SETTINGS:
-        where = setting.describe(name)
-        x = _inputs(setting)
-        block, reference = _build(cls, setting, name), _build(models.Bottleneck, setting, 'reference')
-        y, calls = _run(block, x, where, 'the branch and the shortcut must have the same shape when '
-                        'they are added: with use_1x1conv=True the shortcut is a 1x1 convolution to '
-                        'num_channels with the same strides, followed by batch norm.', setting)
-        ref_y, ref_calls = _run(reference, x, 'reference', '')
-        _check_shape(y, ref_y.shape, setting, where)
-        _check_all_used(block, where)
-        total, biases = _check_params(block, reference, where)
-        _check_gradient(block, x, where)
-        if not calls:
-            raise AssertionError(f'{where}: the check saw no nn.Conv2D layer run. Build the '
-                                 'convolutions with nn.Conv2D as attributes of the block, and do '
-                                 'not hybridize inside __init__.')
+        where, x, block, y, calls, ref_calls, total, biases = _common_checks(
+            cls, models.Bottleneck, setting, name, 'followed by batch norm.')
         macs, options = _macs(calls), {}
         for stride_on in ('conv1', 'conv3x3'):
             options[bottleneck_macs(setting.in_channels, setting.num_channels, SIZE,
@@ -462,22 +475,8 @@ def check_preact(cls):
     _require_class(cls, 'check_preact', 'PreActResidual')
     name, lines = cls.__name__, []
     for setting in SETTINGS:
-        where = setting.describe(name)
-        x = _inputs(setting)
-        block = _build(cls, setting, name)
-        reference = _build(models.PreActResidual, setting, 'reference')
-        y, calls = _run(block, x, where, 'the branch and the shortcut must have the same shape when '
-                        'they are added: with use_1x1conv=True the shortcut is a 1x1 convolution to '
-                        'num_channels with the same strides, applied to relu(bn1(x)).', setting)
-        ref_y, _ = _run(reference, x, 'reference', '')
-        _check_shape(y, ref_y.shape, setting, where)
-        _check_all_used(block, where)
-        total, biases = _check_params(block, reference, where)
-        _check_gradient(block, x, where)
-        if not calls:
-            raise AssertionError(f'{where}: the check saw no nn.Conv2D layer run. Build the '
-                                 'convolutions with nn.Conv2D as attributes of the block, and do '
-                                 'not hybridize inside __init__.')
+        where, x, block, y, calls, _, total, biases = _common_checks(
+            cls, models.PreActResidual, setting, name, 'applied to relu(bn1(x)).')
         for layer, conv_input, _ in calls:
             if float(conv_input.min()) < 0:
                 k = layer.weight.shape[2]
