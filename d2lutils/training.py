@@ -50,15 +50,24 @@ def model_devices(net):
     return list(next(iter(net.collect_params().values())).list_ctx())
 
 
+def count_correct(y_hat, labels):
+    """Number of rows whose largest score is at the label, as a float32 array (no wait for it)."""
+    return (y_hat.argmax(axis=1).astype(labels.dtype) == labels).astype('float32').sum()
+
+
 def evaluate_accuracy(net, data_iter, devices=None):
-    """Fraction of correctly classified examples, each batch moved to the model's device(s)."""
+    """Fraction of correctly classified examples, each batch moved to the model's device(s).
+
+    The count stays on the first device until the end, so MXNet never waits between batches.
+    """
+    from mxnet import np
     devices = as_device_list(devices) if devices is not None else model_devices(net)
-    correct, total = 0.0, 0
+    correct, total = np.zeros((), ctx=devices[0]), 0
     for X, y in data_iter:
         for X_part, y_part in zip(*split_batch(X, y, devices)):
-            correct += d2l.accuracy(net(X_part), y_part)
+            correct = correct + count_correct(net(X_part), y_part).as_in_ctx(devices[0])
             total += y_part.shape[0]
-    return correct / total
+    return float(correct) / total
 
 
 def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
@@ -80,6 +89,29 @@ def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
                                           warmup_steps=warmup_steps, warmup_begin_lr=0.0)
     raise ValueError(f"Unknown learning-rate schedule {schedule!r}; use 'constant', 'cosine' "
                      "or 'linear'.")
+
+
+class RunningTotals:
+    """Sums of the loss and of the correct predictions, kept on a device until they are read.
+
+    Reading a number back to Python after every batch (``float(loss)``) makes MXNet's engine wait
+    for that batch before Python can queue the next one; keeping the sums as arrays lets the two
+    overlap. ``read`` waits for what is queued and returns plain floats.
+    """
+
+    def __init__(self, device):
+        from mxnet import np
+        self.device = device
+        self.loss_sum = np.zeros((), ctx=device)
+        self.correct = np.zeros((), ctx=device)
+
+    def add(self, losses, y_hats, labels):
+        for part_loss, y_hat, label in zip(losses, y_hats, labels):
+            self.loss_sum = self.loss_sum + part_loss.sum().as_in_ctx(self.device)
+            self.correct = self.correct + count_correct(y_hat, label).as_in_ctx(self.device)
+
+    def read(self):
+        return float(self.loss_sum), float(self.correct)
 
 
 def in_notebook():
@@ -126,9 +158,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None
     history, num_batches = History(devices), len(train_iter)
     for epoch in range(num_epochs):
-        loss_sum, correct, seen, timer = 0.0, 0.0, 0, d2l.Timer()
+        totals, seen, timer = RunningTotals(devices[0]), 0, d2l.Timer()
         for i, (X, y) in enumerate(train_iter):
-            timer.start()
             X_parts, y_parts = split_batch(X, y, devices)
             with autograd.record():
                 y_hats = [net(X_part) for X_part in X_parts]
@@ -136,15 +167,15 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
             for part_loss in losses:
                 part_loss.backward()
             trainer.step(X.shape[0])
-            loss_sum += sum(float(part_loss.sum()) for part_loss in losses)
-            correct += sum(d2l.accuracy(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts))
+            totals.add(losses, y_hats, y_parts)
             seen += X.shape[0]
-            timer.stop()
             if animator and ((i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1):
+                loss_sum, correct = totals.read()
                 animator.add(epoch + (i + 1) / num_batches, (loss_sum / seen, correct / seen, None))
+        loss_sum, correct = totals.read()  # waits for the last batch, so the timer sees all work
+        history.examples_per_sec.append(seen / timer.stop())
         history.train_loss.append(loss_sum / seen)
         history.train_acc.append(correct / seen)
-        history.examples_per_sec.append(seen / timer.sum())
         history.test_acc.append(evaluate_accuracy(net, test_iter, devices))
         if animator:
             animator.add(epoch + 1, (None, None, history.test_acc[-1]))
