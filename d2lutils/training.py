@@ -126,7 +126,7 @@ def in_notebook():
 
 def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None,
           optimizer='sgd', optimizer_params=None, init=None, reinitialize=True,
-          hybridize=False, live_plot=None, profile=None, lr_scheduler=None):
+          hybridize=False, live_plot=None, profile=None):
     """Train ``net`` with softmax cross-entropy and return a ``History``.
 
     ``devices`` is a context or a list of contexts (default: ``d2l.try_gpu()``); with several, each
@@ -137,8 +137,9 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     knows which run produced the numbers.
 
     ``hybridize`` is False, True (``net.hybridize()``) or a dict of keyword arguments for
-    ``net.hybridize``, e.g. ``{'static_alloc': True, 'static_shape': True}``. ``lr_scheduler`` (an
-    ``mxnet.lr_scheduler`` object, e.g. from ``make_lr_scheduler``) changes the rate at every update.
+    ``net.hybridize``, e.g. ``{'static_alloc': True, 'static_shape': True}``. A learning-rate
+    schedule goes into ``optimizer_params`` as ``'lr_scheduler'`` (see ``make_lr_scheduler`` and
+    ``Profile.optimizer_params``).
     """
     from mxnet import autograd, gluon, init as initializers
     devices = as_device_list(devices)
@@ -150,8 +151,6 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
         net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     optimizer_params = {'learning_rate': lr, **(optimizer_params or {})}
-    if lr_scheduler is not None:
-        optimizer_params['lr_scheduler'] = lr_scheduler
     trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
     live_plot = in_notebook() if live_plot is None else live_plot
     animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],

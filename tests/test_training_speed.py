@@ -64,14 +64,29 @@ def small_net():
 
 
 def test_train_follows_the_schedule_and_accepts_hybridize_options():
+    from mxnet import lr_scheduler
     train_iter, test_iter = small_loaders()
     schedule = training.make_lr_scheduler('cosine', 0.1, total_steps=2 * len(train_iter),
                                           warmup_steps=2)
+
+    class Recording(lr_scheduler.LRScheduler):
+        """The same schedule, remembering which updates the optimizer asked it about."""
+        def __init__(self):
+            super().__init__(base_lr=schedule.base_lr)
+            self.updates = []
+
+        def __call__(self, num_update):
+            self.updates.append(num_update)
+            return schedule(num_update)
+
+    recording = Recording()
     net = small_net()
     history = training.train(net, train_iter, test_iter, 2, 0.1, devices=mx.cpu(),
-                             live_plot=False, lr_scheduler=schedule,
-                             optimizer_params={'momentum': 0.9, 'wd': 5e-4},
+                             live_plot=False,
+                             optimizer_params={'momentum': 0.9, 'wd': 5e-4,
+                                               'lr_scheduler': recording},
                              hybridize={'static_alloc': True, 'static_shape': True})
+    assert max(recording.updates) == 2 * len(train_iter)  # consulted up to the last update
     assert len(history.test_acc) == 2
     assert schedule(2 * len(train_iter)) == pytest.approx(0.0, abs=1e-9)
     flags = dict(net._flags)  # what net.hybridize was called with
