@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import os
 
-from d2lutils.inspection import format_bytes
+from d2lutils.inspection import estimate_training_memory, format_bytes
 
 # Fraction of the free memory a plan may use: the estimate leaves out the framework's workspace
 # (cuDNN and oneDNN scratch buffers), the memory pool's rounding and fragmentation.
@@ -48,15 +48,6 @@ def device_memory(device):
     if device.device_type == 'gpu':
         return mx.context.gpu_memory_info(device.device_id)
     return cpu_memory()
-
-
-def estimate_bytes(net, input_shape, batch_size, optimizer_states=0):
-    """Chapter 4's estimate of the memory one training step of ``net`` needs, in bytes.
-
-    ``optimizer_states``: copies of the weights the optimizer keeps (0 for plain SGD, 1 with momentum).
-    """
-    from d2lutils import inspection
-    return inspection.estimate_training_memory(net, input_shape, batch_size, optimizer_states)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +97,7 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
         raise ValueError(f'batch_size must be positive, got {batch_size}')
     if estimate is None:
         def estimate(net, input_shape, size):
-            return estimate_bytes(net, input_shape, size, optimizer_states)
+            return estimate_training_memory(net, input_shape, size, optimizer_states)
     if free is None:
         free = device_memory(device)[0]
     usable = free * headroom

@@ -102,7 +102,8 @@ def _short(error):
 def _count(block):
     """Trainable parameters of ``block``, and of those, how many are convolution biases."""
     from mxnet.gluon import nn
-    total = sum(_size(p.shape) for p in block.collect_params().values() if p.grad_req != 'null')
+    from d2lutils.models import count_parameters
+    total = count_parameters(block)
     biases = sum(_size(conv.bias.shape) for conv in _layers(block, nn.Conv2D) if conv.bias is not None)
     return total, biases
 
