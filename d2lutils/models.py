@@ -47,6 +47,18 @@ STAGE_WIDTHS = {
 
 STEM_WIDTH = 64
 
+# The stem (the layers before stage 1): kernel size, stride, and whether a 3x3/2 max-pool follows.
+# 'imagenet' is the CVPR paper's (Table 1): 224x224 becomes 56x56, a quarter of the side. On 28x28
+# Fashion-MNIST it leaves 7x7 for stage 1 and 1x1 for stage 4, where a 3x3 convolution sees only
+# padding around its centre tap. 'small' keeps the resolution with one 3x3 convolution and no
+# pooling, as the CVPR paper's CIFAR-10 networks (Sec. 4.2) and the TF ResNet tutorial do for 32x32
+# images; 'small-stride2' halves it once (28x28 -> 14x14, stage 4 at 2x2), for a quarter of the cost.
+STEMS = {
+    'imagenet': (7, 2, True),
+    'small': (3, 1, False),
+    'small-stride2': (3, 2, False),
+}
+
 
 class Residual(nn.HybridBlock):
     """The basic residual block (残差块) of ResNet-18/34 (He et al. 2016, CVPR, Fig. 2, Table 1).
@@ -219,7 +231,7 @@ def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_chan
     return stage
 
 
-def resnet(depth=18, num_classes=10, version=1):
+def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
     """A ResNet of ``depth`` 18, 34, 50, 101 or 152, built from ``RESNET_SPEC``.
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
@@ -229,9 +241,13 @@ def resnet(depth=18, num_classes=10, version=1):
     block still applies its own BN-ReLU on its branch, a redundant pair (128 parameters for 64
     channels) that MXNet's model zoo v2 has too and the authors' code leaves out.
 
-    Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's four layers
-    (conv, BN, ReLU, max-pool), four stages (``HybridSequential`` of blocks), [BN, ReLU for v2],
-    global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer. Input channels and
+    ``stem`` names one of ``STEMS``: ``'imagenet'`` (default, the paper's 7x7/2 convolution and
+    3x3/2 max-pool) or a 3x3 convolution without pooling for small images, with stride 1
+    (``'small'``) or 2 (``'small-stride2'``). The stages and blocks are the same for every stem.
+
+    Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's layers (conv, BN,
+    ReLU, and max-pool for the ImageNet stem only), four stages (``HybridSequential`` of blocks),
+    [BN, ReLU for v2], global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer. Input channels and
     size are inferred at the first forward pass: 3x224x224 ImageNet images and 1x96x96 Fashion-MNIST
     images both work.
     """
@@ -239,13 +255,17 @@ def resnet(depth=18, num_classes=10, version=1):
         raise ValueError(f'depth must be one of {sorted(RESNET_SPEC)}, got {depth}')
     if version not in (1, 2):
         raise ValueError(f'version must be 1 or 2, got {version}')
+    if stem not in STEMS:
+        raise ValueError(f'stem must be one of {sorted(STEMS)}, got {stem!r}')
     kind, blocks_per_stage = RESNET_SPEC[depth]
     block_cls = BLOCKS[(version, kind)]
+    kernel, stride, max_pool = STEMS[stem]
     net = nn.HybridSequential()
-    # Stem: 7x7 conv, stride 2 - BN - ReLU - 3x3 max-pool, stride 2; 224x224 becomes 56x56.
-    net.add(nn.Conv2D(STEM_WIDTH, kernel_size=7, strides=2, padding=3, use_bias=False),
-            nn.BatchNorm(), nn.Activation('relu'),
-            nn.MaxPool2D(pool_size=3, strides=2, padding=1))
+    net.add(nn.Conv2D(STEM_WIDTH, kernel_size=kernel, strides=stride, padding=kernel // 2,
+                      use_bias=False),
+            nn.BatchNorm(), nn.Activation('relu'))
+    if max_pool:
+        net.add(nn.MaxPool2D(pool_size=3, strides=2, padding=1))
     for i, (width, num_blocks) in enumerate(zip(STAGE_WIDTHS[kind], blocks_per_stage)):
         net.add(resnet_stage(block_cls, width, num_blocks, first_stage=(i == 0)))
     if version == 2:

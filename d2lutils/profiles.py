@@ -25,6 +25,8 @@ class Profile:
     weight_decay: float = 0.0
     lr_schedule: str = 'constant'   # 'constant', or 'cosine'/'linear' decay to 0 after a warm-up
     warmup_epochs: float = 0.0
+    # The ResNet-18 stem the chapters train (a key of d2lutils.models.STEMS).
+    stem: str = 'imagenet'
 
     def __str__(self):
         size = f'{self.resize}x{self.resize}' if self.resize else '28x28'
@@ -32,6 +34,8 @@ class Profile:
         test = 'all' if self.test_subset is None else f'{self.test_subset:,}'
         text = (f"Profile '{self.name}' ({self.purpose}): images {size}, batch {self.batch_size}, "
                 f"lr {self.lr}, {self.num_epochs} epoch(s), train examples {train}, test examples {test}")
+        if self.stem != 'imagenet':
+            text += f"; stem {self.stem!r}"
         if (self.momentum, self.weight_decay, self.lr_schedule) != (0.0, 0.0, 'constant'):
             text += (f"; SGD momentum {self.momentum}, weight decay {self.weight_decay:g}, "
                      f"lr schedule {self.lr_schedule}")
