@@ -247,9 +247,9 @@ def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
 
     Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's layers (conv, BN,
     ReLU, and max-pool for the ImageNet stem only), four stages (``HybridSequential`` of blocks),
-    [BN, ReLU for v2], global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer. Input channels and
-    size are inferred at the first forward pass: 3x224x224 ImageNet images and 1x96x96 Fashion-MNIST
-    images both work.
+    [BN, ReLU for v2], global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer.
+    Input channels and size are inferred at the first forward pass: 3x224x224 ImageNet images and
+    1x96x96 Fashion-MNIST images both work.
     """
     if depth not in RESNET_SPEC:
         raise ValueError(f'depth must be one of {sorted(RESNET_SPEC)}, got {depth}')
