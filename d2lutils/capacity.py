@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import os
 
+from d2lutils import validation
 from d2lutils.inspection import estimate_training_memory, format_bytes
 
 # Fraction of the free memory a plan may use: the estimate leaves out the framework's workspace
@@ -93,8 +94,20 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
     this machine does not have. Below ``min_batch_size`` the plan gives up and says so (``fits`` is
     False) rather than train with batches too small for batch normalization.
     """
-    if batch_size < 1:
-        raise ValueError(f'batch_size must be positive, got {batch_size}')
+    import mxnet as mx
+    input_shape = validation.shape('input_shape', input_shape)
+    batch_size = validation.positive_int('batch_size', batch_size)
+    lr = validation.positive_finite('lr', lr)
+    if not isinstance(device, mx.Context):
+        raise TypeError(f'device must be a context such as mx.cpu() or mx.gpu(0); got {device!r}.')
+    optimizer_states = validation.non_negative_int('optimizer_states', optimizer_states)
+    headroom = validation.fraction('headroom', headroom)
+    min_batch_size = validation.positive_int('min_batch_size', min_batch_size)
+    if free is not None:
+        free = validation.non_negative_finite('free', free)
+    if estimate is not None and not callable(estimate):
+        raise TypeError(f'estimate must be a function estimate(net, input_shape, batch_size) '
+                        f'giving bytes, or None; got {estimate!r}.')
     if estimate is None:
         def estimate(net, input_shape, size):
             return estimate_training_memory(net, input_shape, size, optimizer_states)
@@ -126,14 +139,26 @@ class OutOfMemoryError(RuntimeError):
     """Training ran out of device memory; the message says what to change."""
 
 
+def cause_line(err):
+    """The line of ``err``'s message that says what failed, e.g. 'Failed to allocate CPU Memory'.
+
+    MXNet's messages often start with 'Traceback (most recent call last):' and a C++ file name;
+    the cause comes later, so the first line that names a failed allocation is taken.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if any(phrase in line.lower() for phrase in OUT_OF_MEMORY_PHRASES):
+            return line.removeprefix('MXNetError: ')
+    return lines[0] if lines else repr(err)
+
+
 def advice(err, batch_size=None, device=None):
     """A few lines on what ran out and what to try, from MXNet's out-of-memory error ``err``."""
-    first_line = next((line.strip() for line in str(err).splitlines() if line.strip()), repr(err))
     where = f' on {device}' if device is not None else ''
     smaller = (f'a batch of {max(batch_size // 2, 1)} instead of {batch_size} (and half the '
                f'learning rate)' if batch_size else 'a smaller batch (and a learning rate scaled '
                'down by the same factor)')
-    return (f'Out of memory (内存不足){where}: {first_line}\n'
+    return (f'Out of memory (内存不足){where}: {cause_line(err)}\n'
             f'What to try, one at a time:\n'
             f'  1. {smaller};\n'
             f"  2. smaller images: the 'cpu' profile trains at 28x28 instead of 96x96 "
@@ -149,6 +174,7 @@ def out_of_memory_advice(batch_size=None, device=None):
     The MXNet error (with its long C++ stack trace) is replaced, not chained, so a notebook shows the
     advice rather than a wall of trace. Any other error passes through unchanged.
     """
+    batch_size = validation.positive_int('batch_size', batch_size, none_means='not known')
     try:
         yield
     except Exception as err:  # noqa: BLE001  (filtered just below; others are re-raised as they are)

@@ -14,6 +14,8 @@ import warnings
 
 import numpy as onp
 
+from d2lutils import validation
+
 ENV_VAR = 'D2LUTILS_DATA'
 DEBIAN_DIR = pathlib.Path('/usr/share/datasets/fashion-mnist')
 
@@ -60,12 +62,15 @@ def mxnet_data_dir():
 
 
 def candidate_dirs(root=None):
-    """The folders searched, in order, each with a note on where it came from."""
+    """The folders searched, in order, each with a note on where it came from.
+
+    A ``root`` or ``$D2LUTILS_DATA`` that names a file is refused: the reader meant a folder.
+    """
     places = []
     if root is not None:
-        places.append((pathlib.Path(root), 'the root argument'))
+        places.append((validation.folder('root', root), 'the root argument'))
     if os.environ.get(ENV_VAR):
-        places.append((pathlib.Path(os.environ[ENV_VAR]), f'${ENV_VAR}'))
+        places.append((validation.folder(f'${ENV_VAR}', os.environ[ENV_VAR]), f'${ENV_VAR}'))
     places.append((mxnet_data_dir(), "MXNet's data folder"))
     places.append((DEBIAN_DIR, "Debian's dataset-fashion-mnist package"))
     return places
@@ -75,8 +80,13 @@ def _file_in(folder, idx_file):
     """The file's path in ``folder``, gzipped or not, or None."""
     for suffix in ('.gz', ''):
         path = folder / (idx_file.name + suffix)
-        if path.is_file():
-            return path
+        try:
+            if path.is_file():
+                return path
+        except PermissionError as err:  # a folder this user may not search
+            raise DataError(f'{folder} cannot be searched: permission denied. Give your user '
+                            f'access to it (e.g. chmod a+rx {folder}), or copy the four files to '
+                            f'a folder you can read and set {ENV_VAR} to it.') from err
     return None
 
 
@@ -110,6 +120,10 @@ def read_idx(path, expected):
     try:
         with opener(path, 'rb') as f:
             raw = f.read()
+    except PermissionError as err:  # the file may be perfectly good: do not advise deleting it
+        raise DataError(f'{path} cannot be read: permission denied. Give your user read access '
+                        f'(e.g. chmod a+r {path}), or copy the four files to a folder you can '
+                        f'read and set {ENV_VAR} to it.') from err
     except (OSError, EOFError) as err:
         raise DataError(f'{path} cannot be read ({err}); it is truncated or not a gzip file. '
                         f'Delete it and install the data again.\n{FIXES}') from err
@@ -196,9 +210,16 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
 
     ``resize`` scales the 28x28 images (ResNet's classic setting uses 96); the ``*_subset`` sizes
     take a fixed random subset for quick runs; ``shuffle`` shuffles the training set every epoch
-    (seed NumPy to make the order reproducible).
+    (seed NumPy to make the order reproducible). Every argument is checked before any file is read.
     """
     from mxnet import gluon
+    batch_size = validation.positive_int('batch_size', batch_size)
+    resize = validation.positive_int('resize', resize, none_means='keep 28x28')
+    train_subset = validation.subset_size('train_subset', train_subset,
+                                          FILES['train', 'labels'].count)
+    test_subset = validation.subset_size('test_subset', test_subset, FILES['test', 'labels'].count)
+    shuffle = validation.flag('shuffle', shuffle)
+    validation.folder('root', root)
     loaders = []
     for split, size, shuffle_split in (('train', train_subset, shuffle), ('test', test_subset, False)):
         images, labels = read_fashion_mnist(split, root)
@@ -211,6 +232,10 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
 
 def load_with_profile(profile, shuffle=True, root=None):
     """The data loaders a run profile asks for (batch size, image size, subset sizes)."""
+    from d2lutils.profiles import Profile
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('cpu'); got "
+                        f"{profile!r}.")
     return load_fashion_mnist(profile.batch_size, resize=profile.resize,
                               train_subset=profile.train_subset, test_subset=profile.test_subset,
                               shuffle=shuffle, root=root)

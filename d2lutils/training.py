@@ -5,8 +5,11 @@ them, gradients summed by the Trainer's kvstore), a returned history instead of 
 line per epoch when no notebook is there to draw curves.
 """
 import dataclasses
+import math
 
 from d2l import mxnet as d2l
+
+from d2lutils import validation
 
 
 @dataclasses.dataclass
@@ -27,13 +30,20 @@ class History:
 
 def as_device_list(devices=None):
     """A list of contexts: ``None`` means ``d2l.try_gpu()``, a single context becomes a list of one."""
+    import mxnet as mx
     if devices is None:
         return [d2l.try_gpu()]
     if isinstance(devices, (list, tuple)):
         if not devices:
             raise ValueError('devices is an empty list; pass at least one context, e.g. mx.cpu()')
-        return list(devices)
-    return [devices]
+        devices = list(devices)
+    else:
+        devices = [devices]
+    for device in devices:
+        if not isinstance(device, mx.Context):
+            raise TypeError(f'devices must be a context such as mx.cpu() or mx.gpu(0), or a list '
+                            f'of them; got {device!r}.')
+    return devices
 
 
 def split_batch(X, y, devices):
@@ -97,6 +107,9 @@ class RunningTotals:
     Reading a number back to Python after every batch (``float(loss)``) makes MXNet's engine wait
     for that batch before Python can queue the next one; keeping the sums as arrays lets the two
     overlap. ``read`` waits for what is queued and returns plain floats.
+
+    The largest label is kept too, so that a label the network has no score for is caught even
+    when the first batch did not hold one.
     """
 
     def __init__(self, device):
@@ -104,14 +117,98 @@ class RunningTotals:
         self.device = device
         self.loss_sum = np.zeros((), ctx=device)
         self.correct = np.zeros((), ctx=device)
+        self.largest_label = np.zeros((), ctx=device)
 
     def add(self, losses, y_hats, labels):
+        from mxnet import np
         for part_loss, y_hat, label in zip(losses, y_hats, labels):
             self.loss_sum = self.loss_sum + part_loss.sum().as_in_ctx(self.device)
             self.correct = self.correct + count_correct(y_hat, label).as_in_ctx(self.device)
+            self.largest_label = np.maximum(self.largest_label,
+                                            label.max().astype('float32').as_in_ctx(self.device))
 
     def read(self):
         return float(self.loss_sum), float(self.correct)
+
+
+class TrainingDivergedError(ArithmeticError):
+    """The training loss became NaN or infinite, so training stopped; the message says what to try.
+
+    ``history`` holds the epochs that finished before it happened.
+    """
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+def divergence_advice(loss_value, epoch, num_epochs, lr):
+    """What to tell a reader whose training loss became ``loss_value`` (NaN or infinite)."""
+    return (f'The training loss became {loss_value} in epoch {epoch + 1} of {num_epochs} with '
+            f'lr={lr:g}, so training stopped (训练发散): nothing more can be learned from it.\n'
+            f'What to try:\n'
+            f'  1. a smaller learning rate, e.g. lr={lr / 10:g} (a tenth), and a smaller one again '
+            f'if the loss still blows up;\n'
+            f'  2. check the data: finite inputs scaled to a small range (the loader gives [0, 1]) '
+            f'and labels that are class indices 0, 1, ..., number of classes - 1.\n'
+            f'The epochs that finished are in this error\'s .history.')
+
+
+def stop_if_diverged(loss_value, epoch, num_epochs, lr, history):
+    """Raise ``TrainingDivergedError`` (without MXNet's context) if ``loss_value`` is NaN or inf."""
+    if not math.isfinite(loss_value):
+        raise TrainingDivergedError(divergence_advice(loss_value, epoch, num_epochs, lr), history)
+
+
+def check_scores_match_labels(y_hat, labels):
+    """Refuse a network whose output is not one score per class for every example of the batch.
+
+    Without this check a 5-unit head on 10 classes trains: softmax cross-entropy clips labels
+    5-9 to 4, and the loss it prints means nothing.
+    """
+    if y_hat.ndim != 2 or y_hat.shape[0] != labels.shape[0]:
+        raise ValueError(f'net must give one row of class scores per example, shape (batch size, '
+                         f'number of classes), here ({labels.shape[0]}, number of classes); it gave '
+                         f'shape {tuple(y_hat.shape)}. End the network with a Dense layer that has '
+                         f'one output per class, e.g. nn.Dense(10).')
+    if labels.ndim == 1:  # class indices (other labels, e.g. one-hot rows, are a custom loss's)
+        check_label_range(y_hat.shape[1], int(labels.max()), int(labels.min()))
+
+
+def check_label_range(width, largest, smallest=0):
+    """Refuse labels from ``smallest`` to ``largest`` for a network that gives ``width`` scores."""
+    if smallest < 0:
+        raise ValueError(f'the labels of train_iter must be class indices 0, 1, ..., {width - 1}; '
+                         f'one of them is {smallest}.')
+    if largest >= width:
+        raise ValueError(f'net gives {width} scores per example, but the labels of train_iter go '
+                         f'up to {largest}: it must give one score per class, at least '
+                         f'{largest + 1}. Give its last layer {largest + 1} outputs, e.g. '
+                         f'nn.Dense({largest + 1}), or check the labels.')
+
+
+def check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize):
+    """Refuse the arguments of ``train`` that MXNet would reject late, or accept and misuse."""
+    from mxnet import gluon
+    if not isinstance(net, gluon.Block):
+        raise TypeError(f'net must be a Gluon network (a gluon.Block, e.g. nn.HybridSequential); '
+                        f'got {net!r}.')
+    for name, loader in (('train_iter', train_iter), ('test_iter', test_iter)):
+        if not (hasattr(loader, '__iter__') and hasattr(loader, '__len__')):
+            raise TypeError(f'{name} must be a data loader with a length, e.g. a '
+                            f'gluon.data.DataLoader from data.load_fashion_mnist; got {loader!r}.')
+        if len(loader) == 0:
+            raise ValueError(f'{name} must give at least one batch; got an empty {loader!r}.')
+    if optimizer_params is not None and not isinstance(optimizer_params, dict):
+        raise TypeError(f'optimizer_params must be a dict such as {{"momentum": 0.9}}, or None; '
+                        f'got {optimizer_params!r}.')
+    if optimizer_params and 'learning_rate' in optimizer_params:
+        raise ValueError(f"optimizer_params must not set 'learning_rate' (got "
+                         f"{optimizer_params['learning_rate']!r}): the learning rate is the lr "
+                         f"argument, and two values would leave the reader unsure which one ran.")
+    if not isinstance(hybridize, (bool, dict)):
+        raise TypeError(f'hybridize must be True, False or a dict of net.hybridize arguments; '
+                        f'got {hybridize!r}.')
 
 
 def in_notebook():
@@ -140,8 +237,15 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     ``net.hybridize``, e.g. ``{'static_alloc': True, 'static_shape': True}``. A learning-rate
     schedule goes into ``optimizer_params`` as ``'lr_scheduler'`` (see ``make_lr_scheduler`` and
     ``Profile.optimizer_params``).
+
+    Arguments are checked before anything runs, and the first batch's scores against its labels.
+    If the training loss becomes NaN or infinite, training stops at the end of that epoch (or at
+    the first batch, or at a point of the live plot, if seen there) with ``TrainingDivergedError``.
     """
     from mxnet import autograd, gluon, init as initializers
+    num_epochs = validation.positive_int('num_epochs', num_epochs)
+    lr = validation.positive_finite('lr', lr)
+    check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize)
     devices = as_device_list(devices)
     if profile is not None:
         print(profile)
@@ -163,6 +267,10 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
             with autograd.record():
                 y_hats = [net(X_part) for X_part in X_parts]
                 losses = [loss(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts)]
+            if epoch == 0 and i == 0:  # one wait, once: fail before the first update
+                for y_hat, y_part, part_loss in zip(y_hats, y_parts, losses):
+                    check_scores_match_labels(y_hat, y_part)
+                    stop_if_diverged(float(part_loss.mean()), epoch, num_epochs, lr, history)
             for part_loss in losses:
                 part_loss.backward()
             trainer.step(X.shape[0])
@@ -170,8 +278,12 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
             seen += X.shape[0]
             if animator and ((i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1):
                 loss_sum, correct = totals.read()
+                stop_if_diverged(loss_sum, epoch, num_epochs, lr, history)
                 animator.add(epoch + (i + 1) / num_batches, (loss_sum / seen, correct / seen, None))
         loss_sum, correct = totals.read()  # waits for the last batch, so the timer sees all work
+        stop_if_diverged(loss_sum, epoch, num_epochs, lr, history)
+        if y_parts[0].ndim == 1:
+            check_label_range(y_hats[0].shape[1], int(totals.largest_label))
         history.examples_per_sec.append(seen / timer.stop())
         history.train_loss.append(loss_sum / seen)
         history.train_acc.append(correct / seen)
