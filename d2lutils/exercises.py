@@ -91,7 +91,7 @@ def student_notebook(solution):
     nb = copy.deepcopy(solution)
     # Only what does not change when the solution is executed again, so that re-executing a
     # solution never makes its students' version out of date.
-    nb.metadata = {key: value for key, value in nb.metadata.items() if key == 'kernelspec'}
+    nb.metadata = {key: value for key, value in nb.metadata.items() if key in ('kernelspec', 'd2lutils')}
     nb.metadata['language_info'] = {'name': 'python'}
     for cell in nb.cells:
         stub_indents = ()
