@@ -6,7 +6,9 @@ does not show, and what this module adds:
 - multiply-adds (乘加运算) per layer and in total, the unit of the ResNet paper's "FLOPs" column;
 - bytes of every layer's output, which is what training keeps in memory for the backward pass;
 - an estimate of the memory one training step needs for a batch size, and a measurement of what a
-  real step takes on this machine.
+  real step takes on this machine;
+- which parameters one backward pass leaves with exactly zero gradient (``zero_gradients``): on a
+  small input, the deep layers' 3x3 convolutions see mostly padding.
 
 How the trace works. Calling a HybridBlock on a *symbol* instead of an array builds its computation
 graph without computing anything, and MXNet's shape inference then gives the shape of every
@@ -355,6 +357,50 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
             'seconds': seconds}
 
 
+def zero_gradients(net, X, y):
+    """``{parameter path: (scalars whose gradient is exactly 0, scalars)}`` after one backward pass.
+
+    Runs what one training step computes before the update: ``net(X)`` in training mode, the softmax
+    cross-entropy against the labels ``y``, and its gradient with respect to every trainable
+    parameter. A scalar whose gradient is exactly 0 would not move at that step. Some zeros are
+    structural: a 3x3 convolution whose input is 1x1 multiplies eight of its nine taps by the zero
+    padding only, whatever the data, so those eight never receive a gradient. Others are incidental
+    (a ReLU that happens to be inactive everywhere in this batch); a second input size or batch
+    shows which are which.
+
+    ``net`` must be initialized. ``X`` must hold at least two images: a batch norm over a 1x1 map
+    of one image normalizes a single value to 0, so its scale would get no gradient for a reason
+    that has nothing to do with the network. Side effects: the parameters' gradient buffers are overwritten, and batch norm's running
+    statistics take one step, as in any training-mode forward pass; the weights are not changed.
+    Paths are those of ``models.named_parameters`` (e.g. ``'7.1.conv2.weight'``).
+    """
+    from mxnet import autograd
+    from d2lutils.models import named_parameters
+    if X.shape[0] < 2:
+        raise ValueError(f'X holds {X.shape[0]} image(s); batch norm needs at least 2 per batch '
+                         'for every parameter to get a gradient: pass a larger batch')
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    with autograd.record():
+        loss = loss_fn(net(X), y).mean()  # the first pass also ends deferred initialization
+    params = named_parameters(net)
+    for _, param in params:
+        if param.grad_req == 'add':  # would add this pass's gradient to older ones
+            for grad in param.list_grad():
+                grad[:] = 0
+    loss.backward()
+    counts = {}
+    for name, param in params:
+        grad = param.grad()
+        counts[name] = (int((grad == 0).sum()), int(grad.size))
+    return counts
+
+
+def zero_gradient_fraction(net, X, y):
+    """Fraction of ``net``'s trainable scalars whose gradient is exactly 0 (``zero_gradients``)."""
+    counts = zero_gradients(net, X, y).values()
+    return sum(zeros for zeros, _ in counts) / sum(size for _, size in counts)
+
+
 def max_rss_bytes():
     """Peak resident memory of this process so far (``getrusage``; kilobytes on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -370,4 +416,5 @@ def format_bytes(n):
 
 __all__ = ['LayerInfo', 'trace', 'trace_table', 'count_macs', 'activation_bytes',
            'parameter_counts', 'training_memory_breakdown', 'estimate_training_memory',
-           'measure_training_step_memory', 'max_rss_bytes', 'format_bytes']
+           'measure_training_step_memory', 'zero_gradients', 'zero_gradient_fraction',
+           'max_rss_bytes', 'format_bytes']

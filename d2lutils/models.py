@@ -8,8 +8,8 @@ One HybridBlock per kind of block:
 - ``PreActResidual``: BN-ReLU-conv3x3-BN-ReLU-conv3x3, add (ECCV paper, "ResNet v2");
 - ``PreActBottleneck``: BN-ReLU-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1, add (ECCV paper).
 
-``RESNET_SPEC`` and ``STAGE_WIDTHS`` hold the CVPR paper's Table 1, and ``resnet(depth, version)``
-builds any of its five depths from them, in either version.
+``RESNET_SPEC`` and ``STAGE_WIDTHS`` hold the CVPR paper's Table 1 and the ECCV paper's ResNet-200,
+and ``resnet(depth, version)`` builds any of these six depths from them, in either version.
 
 CVPR: He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition" (arXiv 1512.03385).
 ECCV: He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks" (arXiv 1603.05027).
@@ -29,13 +29,18 @@ MXNet's legacy NDArray mode, hybridized or not.
 """
 from mxnet.gluon import nn
 
-# Blocks per stage for each depth (CVPR paper, Table 1).
+# Blocks per stage for each depth: 18 to 152 from the CVPR paper's Table 1. ResNet-200 is the ECCV
+# paper's ImageNet network (Sec. 5, Table 5; trained there with pre-activation blocks, version=2);
+# the paper gives no table of its blocks; (3, 24, 36, 3) is ResNet-200 in Facebook's
+# fb.resnet.torch (models/preresnet.lua), on which the authors' released Torch code
+# (KaimingHe/resnet-1k-layers) builds.
 RESNET_SPEC = {
     18: ('basic', (2, 2, 2, 2)),
     34: ('basic', (3, 4, 6, 3)),
     50: ('bottleneck', (3, 4, 6, 3)),
     101: ('bottleneck', (3, 4, 23, 3)),
     152: ('bottleneck', (3, 8, 36, 3)),
+    200: ('bottleneck', (3, 24, 36, 3)),
 }
 
 # Output width of every block in each of the four stages. A bottleneck's inner 3x3 convolution is a
@@ -174,10 +179,16 @@ class PreActBottleneck(nn.HybridBlock):
     """The pre-activation bottleneck block, ResNet v2 (He et al. 2016, ECCV).
 
     BN-ReLU-conv1x1 (to ``num_channels // 4``) - BN-ReLU-conv3x3 - BN-ReLU-conv1x1 (to
-    ``num_channels``), added to the shortcut, nothing after the addition. The stride is on the 3x3
-    convolution, as in the authors' pre-activation code and MXNet's model zoo v2 (the v1
-    ``Bottleneck`` follows the CVPR paper instead; see its docstring). With ``use_1x1conv`` the
+    ``num_channels``), added to the shortcut, nothing after the addition. With ``use_1x1conv`` the
     shortcut is a strided 1x1 convolution (``conv4``) of the pre-activated input.
+
+    Where the stride goes: on the 3x3 convolution, as in MXNet's model zoo v2 (``BottleneckV2``)
+    and TensorFlow's official ResNet v2 (``_bottleneck_block_v2``), so that this block and the
+    zoo's have the same weights and the same multiply-adds. The authors' released code
+    (``resnet-pre-act.lua`` in ``KaimingHe/resnet-1k-layers``: a Torch re-implementation of the
+    ECCV paper's CIFAR ResNet-164/1001, whose experiments were run in Caffe) puts it on the first
+    1x1 convolution instead, as the v1 ``Bottleneck`` does (see its docstring). The parameter
+    counts are the same either way: a stride changes no weight shape.
     """
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -232,7 +243,7 @@ def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_chan
 
 
 def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
-    """A ResNet of ``depth`` 18, 34, 50, 101 or 152, built from ``RESNET_SPEC``.
+    """A ResNet of ``depth`` 18, 34, 50, 101, 152 or 200, built from ``RESNET_SPEC``.
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
     blocks (ECCV paper), plus a final BN-ReLU, which their outputs need before the pooling, because

@@ -124,3 +124,65 @@ def test_format_bytes():
     assert inspection.format_bytes(512) == '512 B'
     assert inspection.format_bytes(1536) == '1.5 KiB'
     assert inspection.format_bytes(3 * 2**30) == '3.0 GiB'
+
+
+def small_net(width=4):
+    nn = mx.gluon.nn
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(width, 3, padding=1, use_bias=False), nn.BatchNorm(), nn.Activation('relu'),
+            nn.GlobalAvgPool2D(), nn.Dense(3))
+    net.initialize()
+    return net
+
+
+def test_zero_gradients_on_a_1x1_input_leave_only_the_centre_tap():
+    # On a 1x1 input the 3x3 kernel's eight outer taps multiply the zero padding: no gradient.
+    d2lutils.seed_everything(0)
+    net = small_net()
+    X, y = np.random.normal(size=(8, 2, 1, 1)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    counts = inspection.zero_gradients(net, X, y)
+    conv = next(name for name in counts if name.endswith('weight') and name.startswith('0'))
+    assert counts[conv] == (4 * 2 * 8, 4 * 2 * 9)
+    grad = net[0].weight.grad()
+    assert float(np.abs(grad[:, :, 1, 1]).min()) > 0  # the centre tap learns
+    assert counts['4.weight'][0] == 0 and counts['1.gamma'][0] == 0
+    total = sum(size for _, size in counts.values())
+    assert inspection.zero_gradient_fraction(net, X, y) == 64 / total
+
+
+def test_zero_gradients_vanish_on_a_larger_input():
+    d2lutils.seed_everything(0)
+    net = small_net()
+    X, y = np.random.normal(size=(8, 2, 5, 5)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    assert inspection.zero_gradient_fraction(net, X, y) == 0
+
+
+def test_zero_gradients_do_not_accumulate_with_grad_req_add():
+    d2lutils.seed_everything(0)
+    net = small_net()
+    X, y = np.random.normal(size=(8, 2, 1, 1)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    first = inspection.zero_gradients(net, X, y)
+    net.collect_params().setattr('grad_req', 'add')
+    assert inspection.zero_gradients(net, X, y) == first
+    assert inspection.zero_gradients(net, X, y) == first
+
+
+def test_resnet18_at_28x28_wastes_stage_4():
+    # 28x28 reaches stage 4 at 1x1: block 0's strided conv1 sees 4 of its 9 taps (its 2x2 input
+    # lies in the lower right of the padded window), every later 3x3 conv only the centre.
+    d2lutils.seed_everything(0)
+    net = models.resnet(18, num_classes=10)
+    net.initialize(mx.init.Xavier())
+    X, y = np.random.normal(size=(4, 1, 28, 28)), np.array([0, 1, 2, 3])
+    counts = inspection.zero_gradients(net, X, y)
+    assert counts['7.0.conv1.weight'][0] >= 512 * 256 * 5
+    for name in ('7.0.conv2.weight', '7.1.conv1.weight', '7.1.conv2.weight'):
+        assert counts[name][0] >= 512 * 512 * 8
+    structural = 512 * 256 * 5 + 3 * 512 * 512 * 8
+    assert inspection.zero_gradient_fraction(net, X, y) >= structural / models.count_parameters(net)
+
+
+def test_zero_gradients_need_two_images():
+    net = small_net()
+    with pytest.raises(ValueError, match='at least 2'):
+        inspection.zero_gradients(net, np.zeros((1, 2, 3, 3)), np.array([0]))

@@ -12,7 +12,7 @@ import mxnet as mx
 from mxnet import autograd, np, npx
 from mxnet.gluon.model_zoo import vision
 
-from d2lutils import models
+from d2lutils import inspection, models
 
 npx.set_np()
 
@@ -85,6 +85,61 @@ def test_trainable_parameters_match_paper_and_model_zoo(depth):
 def test_version2_matches_model_zoo_v2(depth):
     net = shaped(models.resnet(depth, num_classes=1000, version=2))
     assert models.count_parameters(net) == zoo_counts(2, depth)[0]
+
+
+def closed_form_parameters(kind, blocks_per_stage, in_channels=3, num_classes=1000):
+    """Trainable parameters of a v1 ResNet, counted from the architecture alone (no MXNet).
+
+    A k x k convolution from a to b channels has k*k*a*b weights, a batch norm 2 per channel; the
+    first block of a stage has a 1x1 projection (with its batch norm) when its input and output
+    differ (every stage's first block in this family). Checked below against the five published counts before it is trusted for ResNet-200,
+    which has no published count of this kind.
+    """
+    def conv_bn(k, a, b):
+        return k * k * a * b + 2 * b
+    total = conv_bn(7, in_channels, 64)  # stem
+    c_in = 64
+    for width, n in zip(models.STAGE_WIDTHS[kind], blocks_per_stage):
+        for i in range(n):
+            if kind == 'basic':
+                total += conv_bn(3, c_in, width) + conv_bn(3, width, width)
+            else:
+                inner = width // 4
+                total += conv_bn(1, c_in, inner) + conv_bn(3, inner, inner) + conv_bn(1, inner, width)
+            if c_in != width:  # only a stage's first block changes the width
+                total += conv_bn(1, c_in, width)
+            c_in = width
+    return total + c_in * num_classes + num_classes
+
+
+@pytest.mark.parametrize('depth', sorted(PAPER_PARAMS))
+def test_closed_form_count_reproduces_published_counts(depth):
+    assert closed_form_parameters(*models.RESNET_SPEC[depth]) == PAPER_PARAMS[depth]
+
+
+def test_resnet200_matches_closed_form_and_model_zoo_class():
+    # The ECCV paper's ResNet-200 (blocks as in fb.resnet.torch). The model zoo has no ResNet-200,
+    # but its ResNetV1 class builds any block layout; its 1x1 convolutions carry biases, as above.
+    kind, blocks = models.RESNET_SPEC[200]
+    assert (kind, blocks) == ('bottleneck', (3, 24, 36, 3))
+    ours = models.count_parameters(shaped(models.resnet(200, num_classes=1000)))
+    assert ours == closed_form_parameters(kind, blocks) == 64_673_832
+    zoo = shaped(vision.ResNetV1(vision.BottleneckV1, list(blocks), [64, 256, 512, 1024, 2048]))
+    assert models.count_parameters(zoo) - zoo_bottleneck_biases(200) == ours
+    v2 = models.count_parameters(shaped(models.resnet(200, num_classes=1000, version=2)))
+    zoo_v2 = shaped(vision.ResNetV2(vision.BottleneckV2, list(blocks), [64, 256, 512, 1024, 2048]))
+    assert v2 == models.count_parameters(zoo_v2)
+
+
+def test_preact_bottleneck_strides_like_model_zoo_v2():
+    # Stride on the 3x3 convolution, as MXNet's BottleneckV2: same weights and same multiply-adds.
+    ours = models.PreActBottleneck(64, use_1x1conv=True, strides=2)
+    zoo = vision.BottleneckV2(64, 2, downsample=True, in_channels=32)
+    shape = (1, 32, 8, 8)
+    assert inspection.count_macs(ours, shape) == inspection.count_macs(zoo, shape)
+    for net in (ours, zoo):
+        shaped(net, shape)
+    assert models.count_parameters(ours) == models.count_parameters(zoo)
 
 
 def test_zoo_bias_count_for_resnet50_by_hand():
