@@ -16,11 +16,12 @@ that tag; the tests check that exactly those cells raise.
 
     python -m d2lutils.exercises              # regenerate every students' version
     python -m d2lutils.exercises --check      # exit 1 if a students' version is out of date
-    python -m d2lutils.exercises --grade FILE.ipynb ...  # run submitted notebooks, score the checks
+    python -m d2lutils.exercises --grade FILE.ipynb ...  # run submitted notebooks (d2lutils.grading)
 
-Grading runs each submitted notebook in a fresh kernel (profile 'quick' unless --profile says
-otherwise) and gives a check cell its points when it runs without an error and its code is the one
-handed out; answers in text are listed for grading by hand.
+Each solution notebook names its assignment in its metadata (``d2lutils.assignment``, the file's
+stem); the students' version keeps it, and so does nbgrader's release, so that the grader
+(``d2lutils/grading.py``) can tell which teacher's copy a submission belongs to whatever its file
+is called.
 """
 import argparse
 import copy
@@ -39,7 +40,14 @@ EXERCISES = pathlib.Path(__file__).resolve().parents[1] / 'chapters' / 'exercise
 
 
 class SolutionMarkerError(ValueError):
-    """A solution region is not closed, or not opened."""
+    """A solution region is not closed or not opened, a marker is misspelt, or a solution notebook
+    is missing or names no assignment."""
+
+
+# A line that mentions a solution marker in any case or spelling. nbgrader takes any line that
+# contains "BEGIN SOLUTION" as a marker; this generator takes only the exact line, and refuses the
+# near misses rather than leave a solution in the students' version.
+MARKER_LIKE = re.compile(r'(begin|end)[\s_-]*solutions?\b', re.IGNORECASE)
 
 
 def clear_solutions(source, cell_type='code'):
@@ -47,6 +55,9 @@ def clear_solutions(source, cell_type='code'):
     out, indents, inside = [], [], False
     for line in source.split('\n'):
         stripped = line.strip()
+        if MARKER_LIKE.search(line) and stripped not in (BEGIN, END):
+            raise SolutionMarkerError(f'a line that looks like a solution marker: {stripped!r}; '
+                                      f'write exactly {BEGIN!r} or {END!r} on a line of its own')
         if stripped == BEGIN:
             if inside:
                 raise SolutionMarkerError(f'{BEGIN} inside a solution region:\n{source}')
@@ -95,7 +106,7 @@ def student_notebook(solution):
     nb.metadata['language_info'] = {'name': 'python'}
     for cell in nb.cells:
         stub_indents = ()
-        if BEGIN in cell.source:
+        if MARKER_LIKE.search(cell.source):
             cell.source, stub_indents = clear_solutions(cell.source, cell.cell_type)
         cell.metadata.pop('execution', None)
         tags = [t for t in cell.metadata.get('tags', []) if t != RAISES]
@@ -115,6 +126,15 @@ def solution_paths(folder=EXERCISES):
     return sorted((pathlib.Path(folder) / 'solutions').glob('*.ipynb'))
 
 
+def required_solution_paths(folder=EXERCISES):
+    """The solution notebooks of ``folder``; none is an error (a wrong --folder), not 'up to date'."""
+    paths = solution_paths(folder)
+    if not paths:
+        raise SolutionMarkerError(f'no solution notebooks in {pathlib.Path(folder) / "solutions"}: '
+                                  '--folder must name the exercises folder (with solutions/ inside)')
+    return paths
+
+
 def student_path(solution_path):
     solution_path = pathlib.Path(solution_path)
     return solution_path.parent.parent / solution_path.name
@@ -124,8 +144,12 @@ def generate(folder=EXERCISES):
     """{students' version path: its text}, for every solution notebook in ``folder/solutions``."""
     import nbformat
     texts = {}
-    for path in solution_paths(folder):
+    for path in required_solution_paths(folder):
         nb = nbformat.read(path, as_version=4)
+        if (nb.metadata.get('d2lutils') or {}).get('assignment') != path.stem:
+            raise SolutionMarkerError(
+                f'{path}: its metadata must name its assignment, {{"d2lutils": {{"assignment": '
+                f'"{path.stem}"}}}}: the grader identifies submissions by it, not by file name')
         text = nbformat.writes(student_notebook(nb))
         texts[student_path(path)] = text if text.endswith('\n') else text + '\n'
     return texts
@@ -148,52 +172,6 @@ def run_notebook(path, timeout=1200):
     return nb
 
 
-def score(nb, reference=None):
-    """(points, max_points, lines) of an executed notebook: a check cell's points if it ran cleanly.
-
-    With ``reference`` (the students' version handed out), a check cell whose code differs from the
-    one handed out scores 0. Answers graded by hand (markdown solution cells with points) are
-    listed, not scored.
-    """
-    handed_out = {nbgrader_meta(c).get('grade_id'): c.source for c in (reference.cells if reference
-                                                                        else []) if is_check_cell(c)}
-    points = max_points = 0
-    lines = []
-    for cell in nb.cells:
-        meta = nbgrader_meta(cell)
-        if not meta.get('grade'):
-            continue
-        worth = float(meta.get('points', 0))
-        if not is_check_cell(cell):
-            lines.append(f'  {meta.get("grade_id")}: to grade by hand (0-{worth:g} points)')
-            continue
-        errors = [o for o in cell.get('outputs', []) if o.get('output_type') == 'error']
-        if cell.get('execution_count') is None:
-            errors = errors or [{'ename': 'not run', 'evalue': 'the cell did not run'}]
-        grade_id = meta.get('grade_id')
-        if grade_id in handed_out and cell.source.strip() != handed_out[grade_id].strip():
-            errors = [{'ename': 'edited', 'evalue': 'this check cell differs from the one handed out'}]
-        got = 0.0 if errors else worth
-        points, max_points = points + got, max_points + worth
-        why = f' ({errors[0]["ename"]}: {_first_line(errors[0]["evalue"])})' if errors else ''
-        lines.append(f'  {meta.get("grade_id")}: {got:g}/{worth:g}{why}')
-    return points, max_points, lines
-
-
-def grade(paths, timeout=1200, folder=EXERCISES):
-    """Run each submitted notebook and score its check cells: {path: (points, max_points, lines)}.
-
-    A submission is compared with the students' version of the same file name in ``folder``.
-    """
-    import nbformat
-    results = {}
-    for path in map(pathlib.Path, paths):
-        handed_out = pathlib.Path(folder) / path.name
-        reference = nbformat.read(handed_out, as_version=4) if handed_out.exists() else None
-        results[path] = score(run_notebook(path, timeout), reference)
-    return results
-
-
 def _first_line(text):
     text = re.sub(r'\x1b\[[0-9;]*m', '', text)
     return text.strip().split('\n')[0][:160]
@@ -206,28 +184,56 @@ def main(argv=None):
     parser.add_argument('--folder', default=str(EXERCISES),
                         help='the exercises folder (with solutions/ inside); default: %(default)s')
     parser.add_argument('--grade', nargs='+', metavar='NOTEBOOK',
-                        help='run these submitted notebooks and score their check cells')
+                        help='run these submitted notebooks (student code!) and score their checks')
+    parser.add_argument('--output', default='grades.csv',
+                        help='--grade: results file, rewritten after each submission; .json for '
+                             'JSON, else CSV; default: %(default)s')
+    parser.add_argument('--timeout', type=float, default=600,
+                        help='--grade: seconds one cell may run; default: %(default)s')
     parser.add_argument('--profile', default='quick',
-                        help='run profile for --grade (the checks do not depend on it); '
+                        help='--grade: run profile (the checks do not depend on it); '
                              'default: %(default)s')
+    parser.add_argument('--allow-root', action='store_true',
+                        help='--grade: run student code even as root (better: a throwaway account)')
     args = parser.parse_args(argv)
-    if args.grade:
-        os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
-        for path, (points, max_points, lines) in grade(args.grade, folder=args.folder).items():
-            print(f'{path}: {points:g}/{max_points:g} points from checks')
-            print('\n'.join(lines))
+    try:
+        if args.grade:
+            return _grade(args)
+        if args.check:
+            stale = out_of_date(args.folder)
+            for path in stale:
+                print(f'out of date: {path} (run: python -m d2lutils.exercises)')
+            if not stale:
+                print("students' versions are up to date")
+            return 1 if stale else 0
+        for path, text in generate(args.folder).items():
+            path.write_text(text, encoding='utf-8')
+            print(f'wrote {path}')
         return 0
-    if args.check:
-        stale = out_of_date(args.folder)
-        for path in stale:
-            print(f'out of date: {path} (run: python -m d2lutils.exercises)')
-        if not stale:
-            print("students' versions are up to date")
-        return 1 if stale else 0
-    for path, text in generate(args.folder).items():
-        path.write_text(text, encoding='utf-8')
-        print(f'wrote {path}')
-    return 0
+    except SolutionMarkerError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+
+
+def _grade(args):
+    """--grade: say that student code runs, refuse root, grade; exit 1 if a submission failed."""
+    from d2lutils import grading
+    print(f'WARNING: {grading.WARNING}', file=sys.stderr)
+    if hasattr(os, 'geteuid') and os.geteuid() == 0 and not args.allow_root:
+        print('error: refusing to run student code as root; grade as an ordinary user (or in a '
+              'container), or pass --allow-root', file=sys.stderr)
+        return 2
+    if args.timeout <= 0:
+        print(f'error: --timeout must be a positive number of seconds, not {args.timeout:g}',
+              file=sys.stderr)
+        return 2
+    grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
+    os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
+    results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout)
+    attention = [r for r in results if not r.ok]
+    print(f'{len(results)} submissions, {len(attention)} failed or to review; '
+          f'results in {args.output}')
+    return 1 if attention else 0
 
 
 if __name__ == '__main__':
