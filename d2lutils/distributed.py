@@ -1,0 +1,228 @@
+"""A real ``dist_sync`` training job on one machine: scheduler, server and workers as processes.
+
+MXNet's distributed key-value store (parameter server, 参数服务器) has three roles, each a process:
+a **scheduler** that introduces the others to each other, **servers** that hold the weights and
+apply the optimizer, and **workers** that compute gradients on their own part of the data. Every
+process learns its role and where the scheduler is from the ``DMLC_*`` environment variables, the
+same ones MXNet's ``tools/launch.py`` sets on each machine of a cluster. A scheduler or server
+process only has to ``import mxnet``: the import sees its role and serves until the workers finish.
+
+``run_local`` starts one scheduler, one server and ``num_workers`` workers on the loopback address
+(127.0.0.1; nothing listens on another interface), each worker training the book's ResNet-18 for a
+few steps on its own shard of Fashion-MNIST with ``kvstore='dist_sync'``, and returns what each
+worker reported. ``python -m d2lutils.distributed worker ...`` is the worker's side.
+
+We write our own launcher instead of calling ``tools/launch.py`` because the pip wheel does not ship
+that script; the environment variables are the same.
+"""
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+LOOPBACK = '127.0.0.1'
+
+
+@dataclasses.dataclass
+class WorkerReport:
+    """What one worker saw: its shard, its loss at every step, and fingerprints of its weights."""
+    rank: int
+    num_workers: int
+    shard_size: int
+    losses: list
+    weights_sha256: str       # the trainable parameters, byte for byte
+    running_stats_sha256: str  # batch norm's running means and variances (never sent to the server)
+    weights_norm: float
+
+    @property
+    def loss_fell(self):
+        """True when the last three steps' mean loss is below the first three steps'."""
+        k = min(3, len(self.losses) // 2)
+        return sum(self.losses[-k:]) / k < sum(self.losses[:k]) / k
+
+
+@dataclasses.dataclass
+class JobResult:
+    """The workers' reports (ordered by rank) and the process group the job ran in."""
+    workers: list
+    process_group: int
+    seconds: float
+
+    @property
+    def same_weights(self):
+        return len({w.weights_sha256 for w in self.workers}) == 1
+
+    @property
+    def same_running_stats(self):
+        return len({w.running_stats_sha256 for w in self.workers}) == 1
+
+
+def free_port():
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def dmlc_environment(role, port, num_workers, num_servers=1):
+    """The variables ps-lite reads: the role, the scheduler's address, how many of each role.
+
+    ``DMLC_NODE_HOST`` makes every process bind and announce 127.0.0.1; without it ps-lite picks
+    the machine's first network interface. On a real cluster each machine leaves it out (or sets its
+    own address) and ``DMLC_PS_ROOT_URI`` names the scheduler's machine.
+    """
+    return {'DMLC_ROLE': role, 'DMLC_PS_ROOT_URI': LOOPBACK, 'DMLC_PS_ROOT_PORT': str(port),
+            'DMLC_NUM_SERVER': str(num_servers), 'DMLC_NUM_WORKER': str(num_workers),
+            'DMLC_NODE_HOST': LOOPBACK}
+
+
+def run_local(num_workers=2, steps=10, batch_size=32, lr=0.05, stem='imagenet', examples=None,
+              timeout=300):
+    """Start a scheduler, a server and ``num_workers`` workers; return their ``JobResult``.
+
+    Each worker trains ``models.resnet(18, stem=stem)`` for ``steps`` steps of ``batch_size``
+    examples from its shard (every ``num_workers``-th image of the first ``examples`` training
+    images; default just enough for the steps). Every process runs with one OpenMP thread, so the
+    workers do not fight over the cores. All processes share one process group, which is killed when
+    the job ends, fails or runs past ``timeout`` seconds: nothing is left running.
+    """
+    for name, value in (('num_workers', num_workers), ('steps', steps),
+                        ('batch_size', batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive integer, got {value!r}')
+    examples = examples or num_workers * steps * batch_size
+    if examples < num_workers * batch_size:
+        raise ValueError(f'examples={examples} leaves some worker less than one batch of '
+                         f'{batch_size}; use at least {num_workers * batch_size}.')
+    port = free_port()
+    base_env = {**os.environ, 'OMP_NUM_THREADS': '1',
+                'PYTHONPATH': os.pathsep.join(filter(None, [_repo_root(),
+                                                            os.environ.get('PYTHONPATH')]))}
+    worker_cmd = [sys.executable, '-m', 'd2lutils.distributed', 'worker', '--steps', str(steps),
+                  '--batch-size', str(batch_size), '--lr', str(lr), '--stem', stem,
+                  '--examples', str(examples)]
+    roles = [('scheduler', [sys.executable, '-c', 'import mxnet']),
+             ('server', [sys.executable, '-c', 'import mxnet'])]
+    roles += [('worker', worker_cmd)] * num_workers
+    start, procs, group = time.perf_counter(), [], None
+    try:
+        for role, cmd in roles:
+            env = {**base_env, **dmlc_environment(role, port, num_workers)}
+            # The first process starts a new process group; the others join it.
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, process_group=0 if group is None else group)
+            group = proc.pid if group is None else group
+            procs.append((role, proc))
+        reports = []
+        for role, proc in procs[2:]:
+            remaining = max(timeout - (time.perf_counter() - start), 1)
+            try:
+                out, err = proc.communicate(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                raise TimeoutError(f'a dist_sync worker did not finish within {timeout} s; '
+                                   'raise timeout= or lower steps=.') from None
+            if proc.returncode != 0:
+                raise RuntimeError(f'a dist_sync worker failed (exit status {proc.returncode}):\n'
+                                   f'{err[-2000:]}')
+            reports.append(WorkerReport(**json.loads(out.strip().splitlines()[-1])))
+        for role, proc in procs[:2]:  # they end by themselves once every worker has finished
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass  # the finally below stops it
+        return JobResult(sorted(reports, key=lambda r: r.rank), group,
+                         time.perf_counter() - start)
+    finally:
+        stop_process_group(group, [proc for _, proc in procs])
+
+
+def stop_process_group(group, procs):
+    """Kill every process of ``group`` (SIGKILL) and reap the ones this process started."""
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:  # everything already exited
+            pass
+    for proc in procs:
+        try:
+            proc.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def fingerprint(params):
+    """SHA-256 of the parameters' values, in order: equal only when every byte is equal."""
+    digest = hashlib.sha256()
+    for _, param in params:
+        digest.update(param.data().asnumpy().tobytes())
+    return digest.hexdigest()
+
+
+def worker_main(steps, batch_size, lr, stem, examples):
+    """One worker: train on this worker's shard with a dist_sync kvstore, print a JSON report."""
+    import d2lutils  # sets the threads before mxnet starts
+    import mxnet as mx
+    from mxnet import autograd, gluon, npx
+    from d2lutils import data, models
+    npx.set_np()
+    kv = mx.kv.create('dist_sync')
+    rank, num_workers = kv.rank, kv.num_workers
+    d2lutils.seed_everything(0)
+    images, labels = data.read_fashion_mnist('train')
+    shard = list(range(rank, examples, num_workers))
+    loader = gluon.data.DataLoader(
+        gluon.data.ArrayDataset(images[shard, :, :, None], labels[shard]), batch_size,
+        shuffle=True, last_batch='discard', batchify_fn=data.make_batchify())
+    net = models.resnet(18, num_classes=10, stem=stem)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    # The server applies SGD to the SUM of the workers' gradients; dividing by the batch of all
+    # workers together makes that sum an average, as one machine with the whole batch would.
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr, 'momentum': 0.9},
+                            kvstore=kv)
+    losses = []
+    while len(losses) < steps:
+        for X, y in loader:
+            with autograd.record():
+                batch_loss = loss(net(X), y).mean()
+            batch_loss.backward()
+            trainer.step(batch_size * num_workers)
+            losses.append(float(batch_loss))
+            if len(losses) == steps:
+                break
+    trainable = models.named_parameters(net)
+    running = [(name, p) for name, p in models.named_parameters(net, trainable_only=False)
+               if p.grad_req == 'null']
+    norm = sum(float((p.data() ** 2).sum()) for _, p in trainable) ** 0.5
+    print(json.dumps(dataclasses.asdict(WorkerReport(
+        rank, num_workers, len(shard), losses, fingerprint(trainable), fingerprint(running),
+        norm))), flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='The worker side of run_local (started by it).')
+    parser.add_argument('role', choices=['worker'])
+    parser.add_argument('--steps', type=int, required=True)
+    parser.add_argument('--batch-size', type=int, required=True)
+    parser.add_argument('--lr', type=float, required=True)
+    parser.add_argument('--stem', required=True)
+    parser.add_argument('--examples', type=int, required=True)
+    args = parser.parse_args(argv)
+    if 'DMLC_ROLE' not in os.environ:
+        parser.error('run by d2lutils.distributed.run_local, which sets the DMLC_* variables')
+    worker_main(args.steps, args.batch_size, args.lr, args.stem, args.examples)
+
+
+if __name__ == '__main__':
+    main()
