@@ -52,7 +52,11 @@ FIXES = ("Fix it in one of two ways:\n"
 
 
 class DataError(RuntimeError):
-    """Fashion-MNIST could not be found, or a file of it is damaged."""
+    """Fashion-MNIST could not be found or read, or a file of it is damaged."""
+
+
+class DataNotFoundError(DataError):
+    """No folder searched holds all four files: the one case in which a download may help."""
 
 
 def mxnet_data_dir():
@@ -107,7 +111,7 @@ def find_fashion_mnist(root=None):
         looked.append((folder, source, missing))
     lines = '\n'.join(f'  - {folder} ({source}): missing {", ".join(missing)}'
                       for folder, source, missing in looked)
-    raise DataError(f'Fashion-MNIST was not found. Looked in:\n{lines}\n{FIXES}')
+    raise DataNotFoundError(f'Fashion-MNIST was not found. Looked in:\n{lines}\n{FIXES}')
 
 
 def read_idx(path, expected):
@@ -167,7 +171,7 @@ def read_fashion_mnist(split='train', root=None):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     try:
         folder = find_fashion_mnist(root)
-    except DataError:
+    except DataNotFoundError:
         _download_with_gluon(root)
         folder = find_fashion_mnist(root)
     images = read_idx(_file_in(folder, FILES[split, 'images']), FILES[split, 'images'])

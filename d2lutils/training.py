@@ -266,10 +266,12 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
             X_parts, y_parts = split_batch(X, y, devices)
             with autograd.record():
                 y_hats = [net(X_part) for X_part in X_parts]
+                if epoch == 0 and i == 0:  # before the loss can fail on, or clip, a bad shape
+                    for y_hat, y_part in zip(y_hats, y_parts):
+                        check_scores_match_labels(y_hat, y_part)
                 losses = [loss(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts)]
-            if epoch == 0 and i == 0:  # one wait, once: fail before the first update
-                for y_hat, y_part, part_loss in zip(y_hats, y_parts, losses):
-                    check_scores_match_labels(y_hat, y_part)
+            if epoch == 0 and i == 0:  # one wait, once: stop before the first update
+                for part_loss in losses:
                     stop_if_diverged(float(part_loss.mean()), epoch, num_epochs, lr, history)
             for part_loss in losses:
                 part_loss.backward()
