@@ -8,32 +8,49 @@ and compares it with ``d2lutils.models.Bottleneck`` or ``d2lutils.models.PreActR
 - the number of trainable parameters, convolution biases not counted (a bias before batch norm is
   harmless, so both ``use_bias=True`` and ``use_bias=False`` pass);
 - that every parameter took part in the forward pass, and that gradients reach the input;
-- that the shortcut really carries the input: every convolution's weights are set to zero and every
-  batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
-  bottleneck then returns exactly ``relu(x - 0.5)`` (its branch ends with a batch norm), the
-  pre-activation block exactly ``x`` (its branch ends with a convolution). A missing shortcut, a
-  batch norm or a ReLU in the wrong place changes that output, and the message says which;
 - bottleneck only: multiply-adds, which tell where the stride is. The reference puts it on the first
   1x1 convolution (the CVPR paper's models); on the 3x3 convolution ("ResNet v1.5") is accepted
   too; on the last 1x1 convolution (the 3x3 then runs at full resolution and three quarters of its
   outputs are thrown away) is not;
 - pre-activation only: every convolution, the projection included, reads the output of a ReLU
-  (non-negative values), i.e. the pre-activated input.
+  (non-negative values), i.e. the pre-activated input;
+- what the block computes (``d2lutils.behaviour``): every convolution and batch norm of both blocks
+  gets values fixed by its shape alone, so the student's block must return the reference's output,
+  in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
+  convolution, on the branch or on the shortcut, changes it, and the message names the edit;
+- that the shortcut really carries the input: every convolution's weights are set to zero and every
+  batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
+  bottleneck then returns exactly ``relu(x - 0.5)`` (its branch ends with a batch norm), the
+  pre-activation block exactly ``x`` (its branch ends with a convolution).
 
-Passing prints what was checked. Failing raises ``AssertionError`` naming the setting, what was
-expected, what came back and a hint. Passing something that is not a class raises ``TypeError``.
+Any correct style passes: biases on the convolutions, ``HybridSequential`` bodies, ``nn.Activation``
+or ``npx.relu``, a block that hybridizes itself, a projection built as a sub-block
+(``tests/test_check_styles.py`` lists them). A check turns NumPy mode back on if a student's block
+turned it off, and leaves it as it found it.
+
+Passing prints what was checked. Failing raises ``CheckFailed``, an ``AssertionError`` (nbgrader
+counts on that) that IPython shows as a short report (what failed, the setting, what was expected,
+what came back, one hint) rather than a traceback through this file. A stub that still raises
+``NotImplementedError`` is reported as "not written yet", with its cell. Passing something that is
+not a class raises ``TypeError``. Importing this module in IPython also makes a cell that runs into
+a stub's ``NotImplementedError`` directly (e.g. a network built from an unwritten function) show the
+same short note.
 
 ``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``;
 ``multiply_adds(net, x)`` counts the multiply-adds of a network's convolutions and dense layers.
 """
 import dataclasses
+import functools
 import inspect
 import math
 import re
+import sys
+import textwrap
 
 BATCH, SIZE = 4, 8
 BRANCH_SHIFT = -0.5
 SIGNATURE = '(num_channels, use_1x1conv=False, strides=1)'
+WIDTH = 80  # nbgrader's feedback cuts lines at about 87 characters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,25 +82,134 @@ SETTINGS = (
 )
 
 
+# --------------------------------------------------------------------------- what a student sees
+class CheckFailed(AssertionError):
+    """A check that did not pass: what failed, in which setting, expected, got, one hint.
+
+    ``str()`` gives the report wrapped at 80 columns (never inside a number or a parenthesis), for
+    nbgrader's feedback and plain Python; IPython calls ``_render_traceback_`` and shows the same
+    report instead of a traceback.
+    """
+
+    def __init__(self, headline, where=None, expected=None, got=None, hint=None):
+        super().__init__(headline)
+        self.check, self.headline, self.where = None, headline, where
+        self.expected, self.got, self.hint = expected, got, hint
+
+    def __str__(self):
+        head = f'{self.check} failed: {self.headline}' if self.check else self.headline
+        lines = _wrap(head)
+        for label, value in (('setting', self.where), ('expected', self.expected),
+                             ('got', self.got), ('hint', self.hint)):
+            if value:
+                lines += _wrap(value, f'  {label + ":":10}')
+        return '\n'.join(lines)
+
+    def _render_traceback_(self):
+        first, *rest = str(self).splitlines()
+        return [f'\x1b[1;31m{first}\x1b[0m', *rest]
+
+
+def _wrap(text, label=''):
+    """Lines of at most WIDTH characters; spaces inside (), [] and `` do not break, so a setting
+    such as ``Bottleneck(16, use_1x1conv=True, strides=2)`` or a shape stays on one line."""
+    keep, depth, quoted = [], 0, False
+    for char in text:
+        depth += char in '([' and not quoted
+        depth -= char in ')]' and not quoted and depth > 0
+        quoted ^= char == '`'
+        keep.append('\0' if char == ' ' and (depth or quoted) else char)
+    lines = []
+    for i, paragraph in enumerate(''.join(keep).split('\n')):
+        first = label if i == 0 else ' ' * len(label)
+        lines += textwrap.wrap(paragraph, WIDTH, initial_indent=first,
+                               subsequent_indent=' ' * len(label), break_long_words=False,
+                               break_on_hyphens=False) or [first.rstrip()]
+    return [line.replace('\0', ' ') for line in lines]
+
+
+def _fail(headline, where=None, expected=None, got=None, hint=None):
+    raise CheckFailed(headline, where, expected, got, hint) from None
+
+
+def _checked(check_name):
+    """Run a check in NumPy mode, restore the mode the caller had, and name the check in failures."""
+    def decorate(check):
+        @functools.wraps(check)
+        def run(target, *args, **kwargs):
+            from mxnet import npx
+            before = npx.is_np_shape(), npx.is_np_array()
+            npx.set_np()
+            try:
+                return check(target, *args, **kwargs)
+            except CheckFailed as failure:
+                name = getattr(target, '__name__', None)
+                failure.check = f'{check_name}({name})' if name else check_name
+                raise
+            finally:
+                npx.set_np(shape=before[0], array=before[1])
+        return run
+    return decorate
+
+
+def _stub_note(error):
+    """'not written yet: ...' for a NotImplementedError raised by a stub, naming its cell; None when
+    it came from Gluon itself (a block without a forward method)."""
+    frame = _raising_frame(error.__traceback__)
+    if frame is None:
+        return None
+    code = frame.f_code
+    if '/mxnet/' in code.co_filename.replace('\\', '/'):
+        return None
+    name = getattr(code, 'co_qualname', code.co_name)
+    cell = _cell_number(code.co_filename)
+    where = f'cell In[{cell}] ({name})' if cell else f'the cell that defines {name}'
+    return f'not written yet: replace the `raise NotImplementedError()` in {where}'
+
+
+def _raising_frame(tb):
+    frame = None
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+    return frame
+
+
+def _cell_number(filename):
+    """The execution count IPython shows for the cell compiled to ``filename`` (None outside it)."""
+    shell = _ipython()
+    return getattr(getattr(shell, 'compile', None), '_filename_map', {}).get(filename)
+
+
+def _ipython():
+    ipython = sys.modules.get('IPython')  # only if IPython runs us: importing it costs a second
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _show_stub_note(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for a NotImplementedError a cell runs into: the stub note for a stub in a
+    cell, the usual traceback for anything else."""
+    frame = _raising_frame(tb)
+    note = _stub_note(value) if frame is not None and _cell_number(frame.f_code.co_filename) \
+        else None
+    if note is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    else:
+        shell._showtraceback(etype, value, [f'\x1b[1;31m{line}\x1b[0m' for line in _wrap(note)])
+
+
+def _install_stub_note():
+    shell = _ipython()
+    if shell is not None and hasattr(shell, 'set_custom_exc'):
+        shell.set_custom_exc((NotImplementedError,), _show_stub_note)
+
+
+_install_stub_note()
+
+
 # --------------------------------------------------------------------------- small helpers
-def _children(block):
-    """A block's direct child blocks (Gluon 1.x keeps them in ``_children``)."""
-    kids = []
-    for child in block._children.values():
-        child = child() if callable(child) and not hasattr(child, 'collect_params') else child
-        kids.append(child)
-    return kids
-
-
-def _walk(block):
-    """The block and all blocks under it, depth first."""
-    yield block
-    for child in _children(block):
-        yield from _walk(child)
-
-
 def _layers(block, kind):
-    return [b for b in _walk(block) if isinstance(b, kind)]
+    from d2lutils.behaviour import walk
+    return [b for b in walk(block) if isinstance(b, kind)]
 
 
 def _size(shape):
@@ -111,8 +237,9 @@ def _count(block):
 def _describe_layers(block):
     """One line per layer with parameters, e.g. 'Conv2D 1x1, 8->4, stride 2: 32 weights'."""
     from mxnet.gluon import nn
+    from d2lutils.behaviour import walk
     lines = []
-    for layer in _walk(block):
+    for layer in walk(block):
         if isinstance(layer, nn.Conv2D):
             out_c, in_c, kh, kw = layer.weight.shape
             stride = layer._kwargs['stride'][0]
@@ -128,12 +255,15 @@ def _describe_layers(block):
 
 
 class _ConvRecorder:
-    """Records, for every nn.Conv2D and nn.Dense call under a block: the layer, its input and output."""
+    """Records, for every nn.Conv2D and nn.Dense call under a block: the layer, its input and output.
+
+    Hooks see only blocks that run in Python, so the checks run blocks un-hybridized."""
 
     def __init__(self, block):
         from mxnet.gluon import nn
+        from d2lutils.behaviour import walk
         self.calls, self.handles = [], []
-        for layer in _walk(block):
+        for layer in walk(block):
             if isinstance(layer, (nn.Conv2D, nn.Dense)):
                 self.handles.append(layer.register_forward_hook(self._hook))
 
@@ -185,8 +315,8 @@ def _require_class(cls, check_name, expected):
         raise TypeError(f'{check_name} expects your class itself, e.g. {check_name}({expected}) '
                         f'with no parentheses after {expected}; it got {got}.')
     if not issubclass(cls, gluon.Block):
-        raise AssertionError(f'{cls.__name__} is a class but not a Gluon block: write '
-                             f'class {cls.__name__}(nn.HybridBlock) (or nn.Block).')
+        _fail(f'{cls.__name__} is a class but not a Gluon block',
+              hint=f'write class {cls.__name__}(nn.HybridBlock) (or nn.Block).')
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):  # pragma: no cover - builtins only
@@ -196,52 +326,75 @@ def _require_class(cls, check_name, expected):
         signature.bind(16, use_1x1conv=True, strides=2)
         signature.bind(16, True, 2)
     except TypeError:
-        raise AssertionError(
-            f'{cls.__name__} must be built like chapter 3\'s Residual: {cls.__name__}{SIGNATURE}. '
-            f'Its constructor is {cls.__name__}{signature}.') from None
+        _fail(f'{cls.__name__} must be built like chapter 3\'s Residual',
+              expected=f'{cls.__name__}{SIGNATURE}', got=f'{cls.__name__}{signature}',
+              hint='keep the constructor\'s arguments as the exercise gives them.')
     for name, default in (('use_1x1conv', False), ('strides', 1)):
         param = signature.parameters.get(name)
         if param is not None and param.default is not inspect.Parameter.empty \
                 and param.default != default:
-            raise AssertionError(f'{cls.__name__}: the default of {name} should be {default!r}, '
-                                 f'got {param.default!r} (the signature is {SIGNATURE}).')
+            _fail(f'{cls.__name__}: the default of {name} should be {default!r}',
+                  expected=f'{name}={default!r}', got=f'{name}={param.default!r}',
+                  hint=f'the signature is {SIGNATURE}.')
+
+
+def _not_implemented(error, where, step):
+    note = _stub_note(error)
+    if note is None:
+        _fail(f'{step} raised NotImplementedError from Gluon itself', where,
+              hint='a HybridBlock needs a method hybrid_forward(self, F, x) (an nn.Block: '
+                   'forward(self, x)); check its name and arguments.')
+    _fail(note, where)
 
 
 def _build(cls, setting, name):
-    """Build and initialize the block; a crash becomes a message that names the setting."""
-    from mxnet import init
+    """Build and initialize the block, un-hybridized; a crash becomes a message naming the setting."""
+    from mxnet import init, npx
     where = setting.describe(name)
     try:
         block = cls(setting.num_channels, use_1x1conv=setting.use_1x1conv, strides=setting.strides)
-    except NotImplementedError:
-        raise AssertionError(f'{where}: __init__ raised NotImplementedError. Replace '
-                             f'"raise NotImplementedError()" with your code.') from None
+    except NotImplementedError as e:
+        _not_implemented(e, where, '__init__')
     except Exception as e:
-        raise AssertionError(f'{where}: building it raised {type(e).__name__}: {_short(e)}') from None
+        _fail(f'building it raised {type(e).__name__}', where, got=_short(e),
+              hint='read the error: it names the layer or the argument that is wrong.')
+    finally:
+        npx.set_np()  # in case the block turned NumPy mode off
     try:
         block.initialize(init.Xavier(), force_reinit=True)
+        if hasattr(block, 'hybridize'):
+            block.hybridize(False)  # hooks see only layers that run in Python
     except Exception as e:
-        raise AssertionError(f'{where}: initialize() raised {type(e).__name__}: {_short(e)}. '
-                             'Hint: call super().__init__(**kwargs) first in __init__ and make '
-                             'your layers attributes of the block.') from None
+        _fail(f'initialize() raised {type(e).__name__}', where, got=_short(e),
+              hint='call super().__init__(**kwargs) first in __init__ and make your layers '
+                   'attributes of the block.')
     return block
+
+
+def _forward(block, x, training=True):
+    """The block's output on ``x`` in training or inference mode, computed (MXNet runs
+    asynchronously: waiting for the result surfaces its errors here, not in a later step)."""
+    from mxnet import autograd, npx
+    try:
+        with autograd.train_mode() if training else autograd.predict_mode():
+            y = block(x)
+        if hasattr(y, 'wait_to_read'):
+            y.wait_to_read()
+    finally:
+        npx.set_np()
+    return y
 
 
 def _run(block, x, where, hint, setting=None):
     """Forward in training mode, recording the convolutions; a crash becomes a message."""
-    from mxnet import autograd
     with _ConvRecorder(block) as rec:
         try:
-            with autograd.train_mode():
-                y = block(x)
-        except NotImplementedError:
-            raise AssertionError(f'{where}: the forward pass raised NotImplementedError. Replace '
-                                 f'"raise NotImplementedError()" with your code.') from None
-            if hasattr(y, 'wait_to_read'):
-                y.wait_to_read()  # MXNet runs asynchronously: surface its errors here
+            y = _forward(block, x)
+        except NotImplementedError as e:
+            _not_implemented(e, where, 'the forward pass')
         except Exception as e:
-            raise AssertionError(f'{where}: the forward pass raised {type(e).__name__}: '
-                                 f'{_short(e)}\nHint: {_shape_hint(e, setting) or hint}') from None
+            _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
+                  hint=_shape_hint(e, setting) or hint)
     return y, rec.calls
 
 
@@ -275,8 +428,8 @@ def _check_shape(y, expected, setting, where):
     if got == expected:
         return
     if not hasattr(y, 'shape'):
-        raise AssertionError(f'{where}: expected an array of shape {expected}, the block returned '
-                             f'{type(y).__name__}. Hint: return the sum of branch and shortcut.')
+        _fail('the block does not return an array', where, f'an array of shape {expected}',
+              type(y).__name__, 'return the sum of branch and shortcut.')
     hint = 'the output has num_channels channels and, with strides=2, half the height and width.'
     if len(got) == 4 and got[1] != expected[1]:
         hint = (f'num_channels ({setting.num_channels}) is the block\'s OUTPUT width; got {got[1]} '
@@ -286,16 +439,16 @@ def _check_shape(y, expected, setting, where):
     elif len(got) == 4 and got[2:] != expected[2:]:
         hint = (f'height and width should be {expected[2:]} with strides={setting.strides}: apply '
                 'the stride once in the branch and once in the projection, nowhere else.')
-    raise AssertionError(f'{where}: expected output shape {expected}, got {got}.\nHint: {hint}')
+    _fail('wrong output shape', where, f'output shape {expected}', f'{got}', hint)
 
 
 def _check_all_used(block, where):
     for pname, param in block.collect_params().items():
         if param._deferred_init or any(d <= 0 for d in param.shape):
-            raise AssertionError(
-                f'{where}: the parameter {pname} never took part in the forward pass (its shape is '
-                f'still {param.shape}).\nHint: every layer created in __init__ must be used in the '
-                'forward method, e.g. the projection of the shortcut when use_1x1conv=True.')
+            _fail(f'the parameter {pname} never took part in the forward pass', where,
+                  got=f'its shape is still {param.shape}',
+                  hint='every layer created in __init__ must be used in the forward method, e.g. '
+                       'the projection of the shortcut when use_1x1conv=True.')
 
 
 def _check_params(block, reference, where):
@@ -304,13 +457,12 @@ def _check_params(block, reference, where):
     expected -= ref_biases
     if total - biases == expected:
         return total, biases
-    mine = '\n    '.join(_describe_layers(block)) or '(no Conv2D, BatchNorm or Dense layer found)'
-    ref = '\n    '.join(_describe_layers(reference))
-    raise AssertionError(
-        f'{where}: expected {expected:,} trainable parameters (the reference; convolution biases '
-        f'not counted), got {total - biases:,} ({total - biases - expected:+,}).\n'
-        f'  Your layers:\n    {mine}\n  The reference:\n    {ref}\n'
-        'Hint: compare the two lists layer by layer (widths, kernel sizes, batch norms).')
+    mine = '\n'.join(_describe_layers(block)) or '(no Conv2D, BatchNorm or Dense layer found)'
+    ref = '\n'.join(_describe_layers(reference))
+    _fail(f'{total - biases - expected:+,} trainable parameters compared with the reference', where,
+          f'{expected:,} trainable parameters (convolution biases not counted):\n{ref}',
+          f'{total - biases:,}:\n{mine}',
+          'compare the two lists layer by layer (widths, kernel sizes, batch norms).')
 
 
 def _check_gradient(block, x, where):
@@ -323,14 +475,42 @@ def _check_gradient(block, x, where):
         y.backward()
         grad = x.grad.asnumpy()
     except Exception as e:
-        raise AssertionError(f'{where}: the backward pass raised {type(e).__name__}: {_short(e)}\n'
-                             'Hint: use only MXNet operations (no .asnumpy(), no NumPy) in '
-                             'the forward method.') from None
+        _fail(f'the backward pass raised {type(e).__name__}', where, got=_short(e),
+              hint='use only MXNet operations (no .asnumpy(), no NumPy) in the forward method.')
     import numpy as onp
     if not onp.isfinite(grad).all() or not onp.abs(grad).sum() > 0:
-        raise AssertionError(f'{where}: no gradient reaches the input (x.grad is zero or not '
-                             'finite).\nHint: do not detach, stop_gradient or convert to NumPy '
-                             'inside the block.')
+        _fail('no gradient reaches the input', where, 'a non-zero, finite x.grad',
+              'x.grad is zero or not finite',
+              'do not detach, stop_gradient or convert to NumPy inside the block.')
+
+
+def _check_behaviour(block, reference, design, x, where, reference_name):
+    """The student's block and the reference, both with controlled weights, must return the same
+    output in training and in inference mode; if not, name the edit (``d2lutils.behaviour``)."""
+    from d2lutils import behaviour
+    xs = x.asnumpy()
+    for training in (True, False):
+        outputs, calls = [], []
+        for b in (block, reference):
+            behaviour.set_controlled_weights(b)
+            with _ConvRecorder(b) as rec:
+                try:
+                    outputs.append(_forward(b, x, training).asnumpy())
+                except Exception as e:
+                    _fail(f'the forward pass in {"training" if training else "inference"} mode '
+                          f'raised {type(e).__name__}', where, got=_short(e),
+                          hint='the block must run in both modes (autograd.train_mode and '
+                               'predict_mode).')
+            calls.append(rec.calls)
+        if behaviour.close(*outputs):
+            continue
+        reference_io = {name: (inputs.asnumpy(), output.asnumpy())
+                        for layer, inputs, output in calls[1] for name, _ in design.convs
+                        if layer is getattr(reference, name)}
+        student_io = behaviour.match_convs(calls[0], reference, design)
+        found = behaviour.diagnose(design, xs, reference_io, student_io, outputs[0], training)
+        _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
+              found.hint)
 
 
 def _set_branch_constant(block):
@@ -347,22 +527,21 @@ def _set_branch_constant(block):
 
 
 def _check_identity(block, x, expected, diagnoses, where, what):
-    """With the branch made constant, the output must be ``expected`` (a NumPy array) exactly."""
+    """With the branch made constant, the output must be ``expected`` (a NumPy array) exactly.
+    ``diagnoses``: (output, headline, hint) for outputs that tell what is wrong."""
     import numpy as onp
-    from mxnet import autograd
     _set_branch_constant(block)
-    with autograd.train_mode():
-        y = block(x).asnumpy()
+    y = _forward(block, x).asnumpy()
     if onp.allclose(y, expected, atol=1e-5):
         return
-    diagnosis = next((text for candidate, text in diagnoses if onp.allclose(y, candidate, atol=1e-5)),
-                     'something between the addition and the output changes it, e.g. a batch '
-                     'norm after the addition.')
-    raise AssertionError(
-        f'{where}: the shortcut does not carry the input. With every convolution set to zero and '
-        f'every batch norm\'s beta to {BRANCH_SHIFT}, the block should return {what}; it returned '
-        f'something else (first values: expected {_first(expected)}, got {_first(y)}).\n'
-        f'Hint: {diagnosis}')
+    headline, hint = next(((h, t) for candidate, h, t in diagnoses
+                           if onp.allclose(y, candidate, atol=1e-5)),
+                          ('the output is not the input plus the constant branch',
+                           'something between the addition and the output changes it, e.g. a '
+                           'batch norm after the addition.'))
+    _fail(headline, where, f'{what} with every convolution set to zero and every batch norm\'s '
+          f'beta to {BRANCH_SHIFT}, first values {_first(expected)}', f'first values {_first(y)}',
+          hint)
 
 
 def _first(values, n=4):
@@ -377,6 +556,9 @@ def _inputs(setting):
 
 
 def _report(check_name, name, reference, lines, checked):
+    if not lines:
+        _fail('no setting was checked, so nothing was shown to be right',
+              hint='the list of settings (checks.SETTINGS) is empty; restore it.')
     print(f'{check_name}({name}): passed, {len(lines)} settings, compared with '
           f'd2lutils.models.{reference}')
     for line in lines:
@@ -393,6 +575,21 @@ def bottleneck_macs(in_channels, num_channels, size, strides, stride_on):
     if in_channels != num_channels or strides != 1:
         macs += out * out * num_channels * in_channels
     return macs
+
+
+def _bottleneck_v15():
+    """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
+    a block with its stride there is compared with."""
+    from mxnet.gluon import nn
+    from d2lutils import models
+
+    class BottleneckV15(models.Bottleneck):
+        def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+            super().__init__(num_channels, use_1x1conv, strides, **kwargs)
+            inner = num_channels // 4
+            self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
+            self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
+    return BottleneckV15
 
 
 def _common_checks(cls, reference_cls, setting, name, projection_hint):
@@ -415,16 +612,16 @@ def _common_checks(cls, reference_cls, setting, name, projection_hint):
     total, biases = _check_params(block, reference, where)
     _check_gradient(block, x, where)
     if not calls:
-        raise AssertionError(f'{where}: the check saw no nn.Conv2D layer run. Build the '
-                             'convolutions with nn.Conv2D as attributes of the block, and do '
-                             'not hybridize inside __init__.')
+        _fail('the check saw no nn.Conv2D layer run', where,
+              hint='build the convolutions with nn.Conv2D, as attributes of the block.')
     return where, x, block, y, calls, ref_calls, total, biases
 
 
+@_checked('check_bottleneck')
 def check_bottleneck(cls):
     """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``."""
     import numpy as onp
-    from d2lutils import models
+    from d2lutils import behaviour, models
     _require_class(cls, 'check_bottleneck', 'Bottleneck')
     name, lines, v15 = cls.__name__, [], False
     for setting in SETTINGS:
@@ -438,23 +635,28 @@ def check_bottleneck(cls):
             wasted = ('; a stride on the last 1x1 convolution (or after it) makes the 3x3 run at '
                       'full resolution and throws away three quarters of its outputs'
                       if setting.strides > 1 else '')
-            raise AssertionError(
-                f'{where}: the convolutions cost {macs:,} multiply-adds per example; expected '
-                f'{_macs(ref_calls):,} (stride on the first 1x1 convolution, the reference) or '
-                f'{max(options):,} (stride on the 3x3, "ResNet v1.5").\nHint: inner width '
-                f'num_channels // 4 = {setting.num_channels // 4}; 1x1 reduce, 3x3, 1x1 expand'
-                f'{wasted}.')
-        v15 = v15 or (setting.strides > 1 and options[macs] == 'conv3x3')
+            _fail('the convolutions cost the wrong number of multiply-adds', where,
+                  f'{_macs(ref_calls):,} multiply-adds per example (stride on the first 1x1 '
+                  f'convolution, the reference) or {max(options):,} (stride on the 3x3, '
+                  '"ResNet v1.5")', f'{macs:,}',
+                  f'inner width num_channels // 4 = {setting.num_channels // 4}; 1x1 reduce, 3x3, '
+                  f'1x1 expand{wasted}.')
+        stride_on_3x3 = setting.strides > 1 and options[macs] == 'conv3x3'
+        v15 = v15 or stride_on_3x3
+        reference_cls = _bottleneck_v15() if stride_on_3x3 else models.Bottleneck
+        reference = _build(reference_cls, setting, 'reference')
+        _run(reference, x, 'reference', '')
+        _check_behaviour(block, reference, behaviour.bottleneck_design(setting.use_1x1conv), x,
+                         where, 'the reference, stride on the 3x3' if stride_on_3x3 else 'the reference')
         if setting.identity:
             xs = x.asnumpy()
-            expected = onp.maximum(xs + BRANCH_SHIFT, 0)
-            _check_identity(block, x, expected, [
-                (onp.zeros_like(xs), 'the output is all zeros: the input is not added back '
-                                     '(no shortcut), or a ReLU comes after the addition only.'),
-                (xs + BRANCH_SHIFT, 'the output is the branch plus the input, with no ReLU after '
-                                    'the addition; in ResNet v1 the ReLU comes after it.'),
-                (onp.maximum(xs, 0), 'the branch cannot go negative: is there a ReLU after the last '
-                                     'batch norm, before the addition? It belongs after it.'),
+            _check_identity(block, x, onp.maximum(xs + BRANCH_SHIFT, 0), [
+                (onp.zeros_like(xs), 'no shortcut: the input is not added back',
+                 'return relu(branch + x): the input is added back, then ReLU.'),
+                (xs + BRANCH_SHIFT, 'no ReLU after the addition',
+                 'in ResNet v1 the ReLU comes after the addition.'),
+                (onp.maximum(xs, 0), 'a ReLU before the addition',
+                 'the branch ends with a batch norm; the ReLU comes after the addition.'),
             ], where, 'relu(x - 0.5)')
         bias_note = f', {biases} of them convolution biases' if biases else ''
         lines.append(f'{where}: output {tuple(y.shape)}, {total:,} parameters{bias_note}, '
@@ -469,35 +671,39 @@ def check_bottleneck(cls):
               'reference puts it on the first 1x1 convolution, as in the paper. Both are accepted.')
 
 
+@_checked('check_preact')
 def check_preact(cls):
     """Check a student's pre-activation block class against ``d2lutils.models.PreActResidual``."""
     import numpy as onp
-    from d2lutils import models
+    from d2lutils import behaviour, models
     _require_class(cls, 'check_preact', 'PreActResidual')
     name, lines = cls.__name__, []
     for setting in SETTINGS:
         where, x, block, y, calls, _, total, biases = _common_checks(
             cls, models.PreActResidual, setting, name, 'applied to relu(bn1(x)).')
+        reference = _build(models.PreActResidual, setting, 'reference')
+        _run(reference, x, 'reference', '')
+        _check_behaviour(block, reference, behaviour.preact_design(setting.use_1x1conv), x, where,
+                         'the reference')
         for layer, conv_input, _ in calls:
             if float(conv_input.min()) < 0:
                 k = layer.weight.shape[2]
                 what = ('the projection reads the raw input x; in ResNet v2 it reads the '
                         'pre-activated input relu(bn1(x)), like the first 3x3 convolution'
                         if k == 1 else 'a convolution must come after BN and ReLU, not before')
-                raise AssertionError(
-                    f'{where}: a {k}x{k} convolution reads an input with negative values, so no '
-                    f'ReLU comes right before it.\nHint: {what} (BN -> ReLU -> conv).')
+                _fail(f'a {k}x{k} convolution reads an input with negative values', where,
+                      'the output of a ReLU (BN -> ReLU -> conv)', 'negative values', what + '.')
         if setting.identity:
             xs = x.asnumpy()
             _check_identity(block, x, xs, [
-                (onp.zeros_like(xs), 'the output is all zeros: the input is not added back (no '
-                                     'shortcut).'),
-                (onp.maximum(xs, 0), 'the output is relu(x): a ReLU comes after the addition. In '
-                                     'ResNet v2 nothing follows the addition.'),
-                (xs + BRANCH_SHIFT, 'the output is x plus a constant: the branch ends with a batch '
-                                    'norm. In ResNet v2 it ends with the second convolution.'),
-                (onp.maximum(xs + BRANCH_SHIFT, 0), 'this is the ResNet v1 order (conv-BN-ReLU, '
-                                                    'ReLU after the addition).'),
+                (onp.zeros_like(xs), 'no shortcut: the input is not added back',
+                 'return branch + x.'),
+                (onp.maximum(xs, 0), 'a ReLU after the addition',
+                 'in ResNet v2 nothing follows the addition.'),
+                (xs + BRANCH_SHIFT, 'the branch ends with a batch norm',
+                 'in ResNet v2 it ends with the second convolution.'),
+                (onp.maximum(xs + BRANCH_SHIFT, 0), 'this is the ResNet v1 order',
+                 'conv-BN-ReLU with a ReLU after the addition is v1; v2 is BN-ReLU-conv.'),
             ], where, 'x itself')
         bias_note = f', {biases} of them convolution biases' if biases else ''
         lines.append(f'{where}: output {tuple(y.shape)}, {total:,} parameters{bias_note}')
@@ -509,6 +715,7 @@ def check_preact(cls):
     _report('check_preact', name, 'PreActResidual', lines, checked)
 
 
+@_checked('check_resnet')
 def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
     """Check a whole network against ``models.resnet(depth, num_classes, version)``.
 
@@ -529,26 +736,28 @@ def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
     try:
         if any(p._data is None and not p._deferred_init for p in net.collect_params().values()):
             net.initialize(init.Xavier())
-        y = net(x)
-    except NotImplementedError:
-        raise AssertionError(f'{where}: raised NotImplementedError. Replace "raise '
-                             'NotImplementedError()" with your code.') from None
+        y = _forward(net, x, training=False)
+    except NotImplementedError as e:
+        _not_implemented(e, where, 'the forward pass')
     except Exception as e:
-        raise AssertionError(f'{where}: the forward pass raised {type(e).__name__}: '
-                             f'{_short(e)}') from None
+        _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
+              hint='read the error: it names the layer whose input does not fit.')
     expected_shape = reference(x).shape
     if tuple(y.shape) != tuple(expected_shape):
-        raise AssertionError(f'{where}: expected output shape {expected_shape} for one '
-                             f'{image_size}x{image_size} image, got {tuple(y.shape)}.')
+        _fail('wrong output shape', where,
+              f'{expected_shape} for one {image_size}x{image_size} image', f'{tuple(y.shape)}',
+              'the network ends with global average pooling and a Dense(num_classes) layer.')
     _check_all_used(net, where)
     total, biases = _count(net)
     expected, ref_biases = _count(reference)
     expected -= ref_biases
     if total - biases != expected:
-        raise AssertionError(
-            f'{where}: expected {expected:,} trainable parameters (convolution biases not counted), '
-            f'got {total - biases:,} ({total - biases - expected:+,}).\nHint: Table 1: blocks per '
-            f'stage {models.RESNET_SPEC[depth][1]}; the first block of every stage projects, with '
-            'stride 1 in the first stage (after the max-pooling) and 2 in the others.')
+        _fail(f'{total - biases - expected:+,} trainable parameters compared with '
+              f'models.resnet({depth})', where,
+              f'{expected:,} trainable parameters (convolution biases not counted)',
+              f'{total - biases:,}',
+              f'Table 1: blocks per stage {models.RESNET_SPEC[depth][1]}; the first block of every '
+              'stage projects, with stride 1 in the first stage (after the max-pooling) and 2 in '
+              'the others.')
     print(f'check_resnet: passed. Output {tuple(y.shape)}, {expected:,} trainable parameters '
           f'(convolution biases not counted), as d2lutils.models.resnet({depth}).')
