@@ -46,7 +46,7 @@ MATHJAX_INTEGRITY = ("sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc
                      "FEsPsjKPZGJvtRZM1vO+geW0OhGw==")
 MAP_MARKER = "<!-- book-map -->"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-CHAPTER_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
+CHAPTER_RE = re.compile(r"^\d\d[a-z]?_[A-Za-z0-9_]+\.ipynb$")  # 03b_...: a chapter between 03 and 04
 
 
 class BookError(Exception):
@@ -168,7 +168,7 @@ def plan(root: Path, strict: bool) -> tuple[dict, list[Chapter], list[Exercise],
             by_stem[p.stem].path = p
     stray = [p.name for p in (root / "chapters").glob("*.ipynb") if not CHAPTER_RE.match(p.name)]
     if stray:
-        notes.append(f"not in the book (names must look like NN_name.ipynb): {', '.join(sorted(stray))}")
+        notes.append(f"not in the book (names must look like NN_name.ipynb or NNb_name.ipynb): {', '.join(sorted(stray))}")
     for c in chapters:
         if c.path is None:
             (errors if strict else notes).append(f"chapters/{c.file}.ipynb (listed in book/chapters.yml) "
