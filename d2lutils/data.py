@@ -181,12 +181,23 @@ def read_fashion_mnist(split='train', root=None):
 
 def text_labels(indices):
     """The text label of each class index, e.g. 9 -> 'ankle boot'."""
-    return [TEXT_LABELS[int(i)] for i in indices]
+    labels = []
+    for i in indices:
+        index = int(i)
+        if not 0 <= index < len(TEXT_LABELS):  # -1 would silently give the last class
+            raise ValueError(f'indices must be class indices from 0 to {len(TEXT_LABELS) - 1}; '
+                             f'got {index}.')
+        labels.append(TEXT_LABELS[index])
+    return labels
 
 
 def subset_indices(total, size, seed=0):
-    """A fixed random choice of ``size`` of ``total`` examples, so a quick run sees every class."""
-    if size is None or size >= total:
+    """A fixed random choice of ``size`` of ``total`` examples, so a quick run sees every class.
+
+    ``None`` means all of them; a size outside 1..``total`` is refused.
+    """
+    size = validation.subset_size('size', size, total)
+    if size is None or size == total:
         return onp.arange(total)
     return onp.sort(onp.random.RandomState(seed).permutation(total)[:size])
 

@@ -43,6 +43,9 @@ def as_device_list(devices=None):
         if not isinstance(device, mx.Context):
             raise TypeError(f'devices must be a context such as mx.cpu() or mx.gpu(0), or a list '
                             f'of them; got {device!r}.')
+        if device.device_type == 'gpu' and device.device_id >= mx.context.num_gpus():
+            raise ValueError(f'devices names {device}, but MXNet sees {mx.context.num_gpus()} '
+                             f'GPU(s). Use d2l.try_gpu(), which falls back to mx.cpu().')
     return devices
 
 
@@ -77,6 +80,8 @@ def evaluate_accuracy(net, data_iter, devices=None):
         for X_part, y_part in zip(*split_batch(X, y, devices)):
             correct = correct + count_correct(net(X_part), y_part).as_in_ctx(devices[0])
             total += y_part.shape[0]
+    if total == 0:
+        raise ValueError(f'data_iter must give at least one example; got none from {data_iter!r}.')
     return float(correct) / total
 
 
@@ -87,10 +92,11 @@ def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
     then bring it down to 0 at the last update along half a cosine or a straight line.
     """
     from mxnet import lr_scheduler
+    lr = validation.positive_finite('lr', lr)
+    total_steps = validation.positive_int('total_steps', total_steps)
+    warmup_steps = min(validation.non_negative_int('warmup_steps', warmup_steps), total_steps - 1)
     if schedule == 'constant':
         return None
-    total_steps = max(int(total_steps), 1)
-    warmup_steps = min(int(warmup_steps), total_steps - 1)
     if schedule == 'cosine':
         return lr_scheduler.CosineScheduler(total_steps, base_lr=lr, final_lr=0.0,
                                             warmup_steps=warmup_steps, warmup_begin_lr=0.0)
@@ -187,12 +193,23 @@ def check_label_range(width, largest, smallest=0):
                          f'nn.Dense({largest + 1}), or check the labels.')
 
 
-def check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize):
+def check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize,
+                         live_plot, profile):
     """Refuse the arguments of ``train`` that MXNet would reject late, or accept and misuse."""
     from mxnet import gluon
+
+    from d2lutils.profiles import Profile
     if not isinstance(net, gluon.Block):
         raise TypeError(f'net must be a Gluon network (a gluon.Block, e.g. nn.HybridSequential); '
                         f'got {net!r}.')
+    if loss is not None and not callable(loss):
+        raise TypeError(f'loss must be a Gluon loss such as gluon.loss.SoftmaxCrossEntropyLoss(), '
+                        f'or None for that one; got {loss!r}.')
+    if live_plot is not None:
+        validation.flag('live_plot', live_plot)
+    if profile is not None and not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('quick'), or "
+                        f"None; got {profile!r}.")
     for name, loader in (('train_iter', train_iter), ('test_iter', test_iter)):
         if not (hasattr(loader, '__iter__') and hasattr(loader, '__len__')):
             raise TypeError(f'{name} must be a data loader with a length, e.g. a '
@@ -245,7 +262,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     from mxnet import autograd, gluon, init as initializers
     num_epochs = validation.positive_int('num_epochs', num_epochs)
     lr = validation.positive_finite('lr', lr)
-    check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize)
+    check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize, live_plot,
+                         profile)
     devices = as_device_list(devices)
     if profile is not None:
         print(profile)

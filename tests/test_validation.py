@@ -427,3 +427,41 @@ def test_a_real_cpu_out_of_memory_error_gives_its_cause():
                             timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
     first = result.stdout.splitlines()[0] if result.stdout else result.stderr[-2000:]
     assert first.startswith('Out of memory') and 'Failed to allocate CPU Memory' in first, first
+
+
+# --- beyond the issue's list: other inputs that were accepted, or failed far from the cause -------
+
+@pytest.mark.parametrize('call, error, fragments', [
+    (lambda: data.text_labels([10]), ValueError, ['indices', '10', '0 to 9']),
+    (lambda: data.text_labels([-1]), ValueError, ['indices', '-1']),  # was 'ankle boot'
+    (lambda: data.subset_indices(100, -5), ValueError, ['size', '-5']),  # was 95 examples
+    (lambda: data.subset_indices(100, 101), ValueError, ['size', '101', '1 to 100']),
+    (lambda: training.make_lr_scheduler('cosine', 0.1, 0), ValueError, ['total_steps', '0']),
+    (lambda: training.make_lr_scheduler('cosine', 0.1, 100, warmup_steps=-5), ValueError,
+     ['warmup_steps', '-5']),
+    (lambda: training.make_lr_scheduler('cosine', -0.1, 100), ValueError, ['lr', '-0.1']),
+    (lambda: training.make_lr_scheduler('linear', 0.1, 100.5), TypeError, ['total_steps', '100.5']),
+    (lambda: training.evaluate_accuracy(nn.Dense(10), [], mx.cpu()), ValueError,
+     ['data_iter', 'at least one example']),
+    (lambda: training.as_device_list(mx.gpu(mx.context.num_gpus())), ValueError,
+     ['devices', f'gpu({mx.context.num_gpus()})', 'try_gpu']),
+])
+def test_other_helpers_refuse(call, error, fragments):
+    with pytest.raises(error) as err:
+        call()
+    assert_names(err, *fragments)
+
+
+@pytest.mark.parametrize('kwargs, fragments', [
+    (dict(loss='ce'), ['loss', "'ce'"]),                  # was "'str' object is not callable"
+    (dict(live_plot='no'), ['live_plot', "'no'"]),        # was True: it drew curves
+    (dict(profile='quick'), ['profile', "'quick'"]),      # was printed as if it were a profile
+])
+def test_train_refuses_other_wrong_types(kwargs, fragments):
+    with pytest.raises(TypeError) as err:
+        training.train(tiny_net(), *tiny_loaders(), 1, 0.1, mx.cpu(), **kwargs)
+    assert_names(err, *fragments)
+
+
+def test_subset_as_large_as_the_split_is_all_of_it():
+    assert data.subset_indices(100, 100).tolist() == list(range(100))
