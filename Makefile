@@ -1,23 +1,36 @@
 # Two commands do all the set-up: `make book` opens the book, `make test` runs the tests.
 # `make html` builds the book as a static website from the notebooks' stored outputs.
-PYTHON ?= python3.11
+# The first of these that runs, unless PYTHON is given: 3.11 is the one CI runs the whole suite on.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do \
+                    $$p -c '' 2>/dev/null && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
+# GPU=1 installs MXNet's CUDA build with the CUDA libraries from PyPI (pyproject's `gpu` extra)
+# instead of the CPU build; both install the package `mxnet`, so the other one is removed first.
+MXNET_EXTRA := $(if $(GPU),gpu,cpu)
+OTHER_MXNET := $(if $(GPU),mxnet,mxnet-cu117)
+INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
+# d2l pins numpy 1.23.5, which has no Python 3.12 build, so on 3.12 pyproject.toml leaves d2l out and
+# it is installed here without its pins (on 3.10 and 3.11 pyproject already installed it: a no-op).
+D2L := d2l==1.0.3
 
 .PHONY: book test html install
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 10), (3, 11))' 2>/dev/null || \
-	  { echo "Need Python 3.10 or 3.11 (MXNet 1.9.1 and d2l 1.0.3 have no 3.12 build)."; \
-	    echo "Install one, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "No python3.12, 3.11 or 3.10 found: install one, or run make PYTHON=/path/to/python3.12"; exit 1; }
+	@$(PYTHON) d2lutils/platforms.py $(if $(GPU),--gpu)
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(INSTALLED): $(BIN)/python pyproject.toml
+	@$(BIN)/python d2lutils/platforms.py $(if $(GPU),--gpu)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip uninstall --yes --quiet --quiet $(OTHER_MXNET)
+	$(BIN)/python -m pip install --quiet -e ".[test,$(MXNET_EXTRA)]"
+	$(BIN)/python -m pip install --quiet --no-deps $(D2L)
+	rm -f $(VENV)/.installed $(VENV)/.installed-gpu
 	touch $@
 
-install: $(VENV)/.installed
+install: $(INSTALLED)
 
 book: install
 	$(BIN)/jupyter lab chapters/00_how_to_use.ipynb

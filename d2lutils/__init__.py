@@ -13,6 +13,22 @@ import os
 os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
+import numpy  # noqa: E402
+
+from d2lutils import gpu  # noqa: E402
+
+# With MXNet's CUDA build (the `gpu` extra), load its CUDA libraries from the nvidia-*-cu11 wheels and
+# hide GPUs it has no kernels for; a no-op with the CPU build. It must run before MXNet loads.
+gpu.prepare()
+
+# Python 3.12 only: numpy 1.26, the oldest numpy with 3.12 wheels, no longer has the alias `numpy.bool`
+# (removed in 1.24), which MXNet 1.9.1's mxnet/numpy/utils.py reads when it is imported. Restoring it
+# as numpy.bool_ lets MXNet import; every chapter imports d2lutils before mxnet. numpy 1.23.5 (3.10,
+# 3.11) still has the alias and is left alone. hasattr(numpy, 'bool') would make numpy 1.26 print a
+# FutureWarning, so the module's dict is read instead. Remove this with Python 3.12 support.
+if numpy.lib.NumpyVersion(numpy.__version__) >= '1.24.0' and 'bool' not in numpy.__dict__:
+    numpy.bool = numpy.bool_
+
 from d2lutils.seeding import seed_everything  # noqa: E402
 from d2lutils.profiles import get_profile  # noqa: E402
 

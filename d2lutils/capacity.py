@@ -92,7 +92,8 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
     batch, halve the rate). ``free`` (bytes) replaces the device's own figure and
     ``estimate(net, input_shape, batch_size)`` replaces chapter 4's estimate, e.g. to plan for a GPU
     this machine does not have. Below ``min_batch_size`` the plan gives up and says so (``fits`` is
-    False) rather than train with batches too small for batch normalization.
+    False) rather than train with batches too small for batch normalization. Every argument is
+    checked first: a negative free memory or a batch of 100.5 is refused by name, not planned for.
     """
     import mxnet as mx
     input_shape = validation.shape('input_shape', input_shape)

@@ -71,9 +71,19 @@ PROFILES = {
 
 
 def default_profile_name():
-    """``gpu`` when MXNet sees a GPU, otherwise ``cpu``; ``quick`` is never chosen by default."""
+    """``gpu`` when MXNet sees a GPU, otherwise ``cpu``; ``quick`` is never chosen by default.
+
+    A GPU that MXNet's CUDA build has no kernels for was hidden from MXNet when d2lutils was imported
+    (``d2lutils.gpu``); the reader is told in one line why the book then runs on the CPU.
+    """
     import mxnet as mx
-    return 'gpu' if mx.context.num_gpus() > 0 else 'cpu'
+    from d2lutils import gpu
+    if mx.context.num_gpus() > 0:
+        return 'gpu'
+    reason = gpu.unusable_gpu_message()
+    if reason:
+        print(reason)
+    return 'cpu'
 
 
 def get_profile(name=None):
