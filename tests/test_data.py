@@ -156,3 +156,24 @@ def test_real_data_passes_its_checks():
     images, labels = data.read_fashion_mnist('test')
     assert images.shape == (10000, 28, 28)
     assert onp.bincount(labels).tolist() == [1000] * 10
+
+
+def test_only_missing_data_starts_a_download(small_dataset, monkeypatch):
+    """A file that exists but cannot be read is the reader's to fix; downloading would not help."""
+    import builtins
+    import mxnet.gluon.data.vision as vision
+    downloads = []
+    monkeypatch.setattr(vision, 'FashionMNIST', lambda *args, **kwargs: downloads.append(args))
+    real_open, locked = builtins.open, str(small_dataset / 't10k-images-idx3-ubyte.gz')
+
+    def refusing_open(file, *args, **kwargs):
+        if str(file) == locked:
+            raise PermissionError(13, 'Permission denied', locked)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, 'open', refusing_open)
+    with pytest.raises(data.DataError, match='permission denied'):
+        data.read_fashion_mnist('test', root=small_dataset)
+    assert downloads == []
+    with pytest.raises(data.DataNotFoundError):
+        data.find_fashion_mnist(small_dataset.parent / 'nothing-here')
