@@ -308,7 +308,8 @@ def diagnose(design, x, reference_io, student_io, student_y, training):
     """Name what the student's block does differently, from the recorded convolution inputs and
     outputs (``{name: (input, output)}``, NumPy) of both blocks, the input ``x`` and the student's
     output ``student_y`` (NumPy). Returns a Diagnosis."""
-    mode = 'in training mode' if training else 'in inference mode'
+    mode = '' if training else (' (it shows in inference mode, where batch norm uses its running '
+                                'statistics)')
     values = {'x': x, **{name: out for name, (_, out) in reference_io.items()}}
     for name, description in design.convs:
         if name not in student_io:
@@ -322,9 +323,11 @@ def diagnose(design, x, reference_io, student_io, student_y, training):
             return _diagnose_segment(design.segment_place(name), ops, values[source], got_in,
                                      training, mode)
         if not close(got_out, ref_out):
-            return Diagnosis(f'{description} itself computes something else',
-                             f'output of shape {ref_out.shape}', f'output of shape {got_out.shape}',
-                             'its input is right: check its kernel_size, strides and padding.')
+            return Diagnosis(f'{description} computes something else from the right input',
+                             f'an output of shape {ref_out.shape}',
+                             f'an output of shape {got_out.shape}' if got_out.shape != ref_out.shape
+                             else _difference(got_out, ref_out),
+                             f'check its kernel_size, strides and padding{mode}.')
     branch = values[design.tail_sources['branch']]
     shortcut = values[design.tail_sources['shortcut']]
     tail, labels = design.tail, design.labels
@@ -338,14 +341,13 @@ def diagnose(design, x, reference_io, student_io, student_y, training):
             headline, formula = edit.describe(design.tail_places()), _formula(program, labels)
         if close(student_y, value):
             return Diagnosis(headline, _formula(tail, labels), formula,
-                             f'change only that: every convolution of your block already gets the '
-                             f'input it gets in the reference ({mode}).')
+                             'every convolution of your block already gets the input it gets in '
+                             f'the reference: change only this place{mode}.')
     return Diagnosis('the output differs around the addition', _formula(tail, labels),
-                     f'something else (first values {_first(student_y)}, expected '
-                     f'{_first(_tail_value(tail, branch, shortcut, training))})',
+                     _difference(student_y, _tail_value(tail, branch, shortcut, training)),
                      'every convolution gets the right input, so the difference is around the '
                      'addition: check what you apply to the branch, to the shortcut and after '
-                     f'adding them ({mode}).')
+                     f'adding them{mode}.')
 
 
 def _diagnose_segment(place, ops, start, got, training, mode):
@@ -356,11 +358,12 @@ def _diagnose_segment(place, ops, start, got, training, mode):
             headline = (f'no {expected} {place}' if edit is None
                         else edit.describe({'segment': place}))
             return Diagnosis(headline, expected, render(program['segment']),
-                             f'change only that: everything before it computes what the '
-                             f'reference does ({mode}).')
-    return Diagnosis(f'something else {place}', expected, 'values no single edit explains '
-                     f'(first values {_first(got)}, expected {_first(apply_ops(ops, start, training))})',
-                     f'write {place} exactly: {expected}.')
+                             'everything before this place already computes what the reference '
+                             f'computes: change only this place{mode}.')
+    return Diagnosis(f'something else {place}', expected,
+                     'something no single edit explains: ' +
+                     _difference(got, apply_ops(ops, start, training)),
+                     f'everything before this place is right; write exactly {expected} here{mode}.')
 
 
 def _tail_value(program, branch, shortcut, training):
@@ -383,5 +386,11 @@ def _nest(ops, inner):
     return inner
 
 
-def _first(values, n=3):
-    return '[' + ', '.join(f'{v:.3f}' for v in onp.ravel(values)[:n]) + ', ...]'
+def _difference(got, expected):
+    """Where two arrays differ first, e.g. 'at [0, 3, 1, 2]: 0.000 instead of 0.412'."""
+    if got.shape != expected.shape:
+        return f'shape {got.shape} instead of {expected.shape}'
+    far = ~onp.isclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    index = onp.unravel_index(int(onp.argmax(far)), got.shape)
+    return (f'at [{", ".join(map(str, index))}]: {got[index]:.3f} instead of '
+            f'{expected[index]:.3f}')

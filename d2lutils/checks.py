@@ -111,14 +111,14 @@ class CheckFailed(AssertionError):
 
 
 def _wrap(text, label=''):
-    """Lines of at most WIDTH characters; spaces inside (), [] and `` do not break, so a setting
-    such as ``Bottleneck(16, use_1x1conv=True, strides=2)`` or a shape stays on one line."""
-    keep, depth, quoted = [], 0, False
-    for char in text:
-        depth += char in '([' and not quoted
-        depth -= char in ')]' and not quoted and depth > 0
-        quoted ^= char == '`'
-        keep.append('\0' if char == ' ' and (depth or quoted) else char)
+    """Lines of at most WIDTH characters, broken at spaces only (so never inside a number); a
+    short group in (), [] or `` stays on one line, e.g. ``Bottleneck(16, use_1x1conv=True,
+    strides=2)`` or a shape ``(4, 16, 8, 8)``."""
+    keep = list(text)
+    for group in re.finditer(r'`[^`]*`|\([^()]*(?:\([^()]*\)[^()]*)*\)|\[[^\[\]]*\]', text):
+        if len(group.group()) <= 48:
+            for i in range(group.start(), group.end()):
+                keep[i] = '\0' if keep[i] == ' ' else keep[i]
     lines = []
     for i, paragraph in enumerate(''.join(keep).split('\n')):
         first = label if i == 0 else ' ' * len(label)
@@ -393,8 +393,10 @@ def _run(block, x, where, hint, setting=None):
         except NotImplementedError as e:
             _not_implemented(e, where, 'the forward pass')
         except Exception as e:
-            _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
-                  hint=_shape_hint(e, setting) or hint)
+            headline = (f'the forward pass raised {type(e).__name__}' if 'broadcast' not in str(e)
+                        else 'the branch and the shortcut have different shapes: they cannot '
+                             'be added')
+            _fail(headline, where, got=_short(e), hint=_shape_hint(e, setting) or hint)
     return y, rec.calls
 
 
@@ -459,10 +461,30 @@ def _check_params(block, reference, where):
         return total, biases
     mine = '\n'.join(_describe_layers(block)) or '(no Conv2D, BatchNorm or Dense layer found)'
     ref = '\n'.join(_describe_layers(reference))
-    _fail(f'{total - biases - expected:+,} trainable parameters compared with the reference', where,
+    _fail(_layer_difference(block, reference) or
+          f'{total - biases - expected:+,} trainable parameters compared with the reference', where,
           f'{expected:,} trainable parameters (convolution biases not counted):\n{ref}',
-          f'{total - biases:,}:\n{mine}',
+          f'{total - biases:,} trainable parameters:\n{mine}',
           'compare the two lists layer by layer (widths, kernel sizes, batch norms).')
+
+
+def _layer_difference(block, reference):
+    """'an extra BatchNorm over 16 channels', 'no Conv2D 3x3, 4->4' ...: the layers one block has
+    and the other lacks (stride and bias aside), when that is what differs; else None."""
+    import collections
+    mine, ref = (collections.Counter(_layer_kind(line) for line in _describe_layers(b))
+                 for b in (block, reference))
+    extra, missing = mine - ref, ref - mine
+    parts = [f'an extra {kind}' for kind in extra.elements()] + \
+        [f'no {kind}' for kind in missing.elements()]
+    if not parts or len(parts) > 2:
+        return None
+    return ' and '.join(parts) + ' compared with the reference'
+
+
+def _layer_kind(line):
+    """'Conv2D 1x1, 8->4, stride 2: 32 weights' -> 'Conv2D 1x1, 8->4'."""
+    return re.split(r', stride|:', line)[0]
 
 
 def _check_gradient(block, x, where):
