@@ -173,9 +173,9 @@ def check_scores_match_labels(y_hat, labels):
     5-9 to 4, and the loss it prints means nothing.
     """
     if y_hat.ndim != 2 or y_hat.shape[0] != labels.shape[0]:
-        raise ValueError(f'net must give one row of class scores per example, shape (batch size, '
-                         f'number of classes), here ({labels.shape[0]}, number of classes); it gave '
-                         f'shape {tuple(y_hat.shape)}. End the network with a Dense layer that has '
+        raise ValueError(f'net must give one row of class scores per example, shape (batch '
+                         f'size, number of classes), here ({labels.shape[0]}, number of classes); '
+                         f'it gave shape {tuple(y_hat.shape)}. End the network with a Dense layer that has '
                          f'one output per class, e.g. nn.Dense(10).')
     if labels.ndim == 1:  # class indices (other labels, e.g. one-hot rows, are a custom loss's)
         check_label_range(y_hat.shape[1], int(labels.max()), int(labels.min()))

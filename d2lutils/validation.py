@@ -1,14 +1,17 @@
 """Checks of the arguments a reader passes to the library's public functions.
 
 A mistyped argument should fail at once, in words that name it, not three cells later as a strange
-accuracy or a C++ trace from deep inside MXNet. Each check returns the value as a plain Python number
-(or path) when it is allowed, and otherwise raises ``TypeError`` (wrong kind of value) or
+accuracy or a C++ trace from deep inside MXNet. Each check returns the value as a plain Python
+number (or path) when it is allowed, and otherwise raises ``TypeError`` (wrong kind of value) or
 ``ValueError`` (right kind, outside the range) whose first line names the argument, the value given
 and what is allowed. The public functions call these once, on entry, before any work starts.
 
 NumPy's integer and float scalars are accepted wherever Python's are (``numbers.Integral`` and
 ``numbers.Real`` include them). ``True`` and ``False`` are refused as numbers: Python counts them as
 the integers 1 and 0, but a batch size of ``True`` is a typo, not a choice.
+
+Written here because neither MXNet nor d2l checks these arguments where the reader passes them: a
+batch size of 0 or a resize of -1 reached Gluon's DataLoader and MXNet's C++ unchecked.
 """
 import math
 import numbers
@@ -28,11 +31,12 @@ def _shown(value):
 
 
 def _int_or_type_error(name, value, allowed):
-    """``int(value)`` if ``value`` is an integer (not a bool); a TypeError saying what is allowed."""
+    """``int(value)`` for an integer (not a bool); otherwise a TypeError saying what is allowed."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     hint = ''
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+    if (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and float(value).is_integer()):
         hint = f'; pass int({value!r})'
     raise TypeError(f'{name} must be {allowed}; got {_shown(value)}{hint}.')
 

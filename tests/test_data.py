@@ -1,7 +1,6 @@
 """The loader on IDX files the tests write: headers, truncation, checksums, search order, errors."""
 import gzip
 import hashlib
-import pathlib
 
 import numpy as onp
 import pytest

@@ -55,7 +55,7 @@ def test_none_is_allowed_only_where_it_means_something():
         validation.positive_int('batch_size', None)
 
 
-# --- data.load_fashion_mnist / load_with_profile ----------------------------------------------------
+# --- data.load_fashion_mnist / load_with_profile -------------------------------------------------
 
 @pytest.fixture
 def no_data_anywhere(monkeypatch, tmp_path):
