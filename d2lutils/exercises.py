@@ -229,7 +229,11 @@ def _grade(args):
         return 2
     grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
     os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
-    results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout)
+    try:
+        results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout)
+    except grading.ChecksChanged as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
     attention = [r for r in results if not r.ok]
     print(f'{len(results)} submissions, {len(attention)} failed or to review; '
           f'results in {args.output}')

@@ -48,7 +48,8 @@ import tempfile
 
 from d2lutils import exercises
 
-CHECKS_PY = pathlib.Path(__file__).with_name('checks.py')
+PACKAGE = pathlib.Path(__file__).parent
+CHECKS_PY = PACKAGE / 'checks.py'
 ASSIGNMENT_KEY = 'd2lutils'  # nb.metadata.d2lutils.assignment
 
 # What tampering needs and an exercise on residual blocks does not.
@@ -65,6 +66,10 @@ REFLECTION = frozenset({'getattr', 'setattr', 'delattr'})
 
 class SubmissionError(Exception):
     """A submission that cannot be graded at all (its score is 0; the others are graded)."""
+
+
+class ChecksChanged(RuntimeError):
+    """d2lutils/checks.py changed on disk during a batch: what follows could not be trusted."""
 
 
 @dataclasses.dataclass
@@ -207,28 +212,50 @@ def teacher_imports(teacher):
     return lines
 
 
-def guarded(check_source, imports, token, checks_sha):
+GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})
+
+
+def trusted_modules():
+    """[(module name, file, SHA-256)] the guard reloads: the d2lutils modules checks.py imports
+    (the reference blocks live in d2lutils.models), then checks itself."""
+    names = set()
+    for node in ast.walk(ast.parse(CHECKS_PY.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == 'd2lutils':
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('d2lutils.'):
+            names.add(node.module.split('.')[1])
+    names = sorted(n for n in names if (PACKAGE / f'{n}.py').exists()) + ['checks']
+    return [(f'd2lutils.{name}', str(PACKAGE / f'{name}.py'),
+             hashlib.sha256((PACKAGE / f'{name}.py').read_bytes()).hexdigest()) for name in names]
+
+
+GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})
+
+
+def guarded(check_source, imports, token, modules):
     """A check cell's source with the grader's guard before it and its pass token after it."""
     import builtins
     used = {n.id for n in ast.walk(ast.parse(check_source)) if isinstance(n, ast.Name)}
-    shadows = sorted((used & set(dir(builtins))) | {'print'})
+    shadows = sorted((used & set(dir(builtins))) | GUARD_BUILTINS)
+    # A bare except: naming an exception class here would let a shadowed one through.
     unshadow = ''.join(f'try:\n    del {name}\nexcept:\n    pass\n' for name in shadows)
     guard = f'''\
-# --- the grader's guard: d2lutils.checks as installed, the teacher's imports and builtins ---
-def _grader_guard():
+# --- the grader's guard: builtins, the checks and their references as installed, the imports ---
+{unshadow}def _grader_guard():
     import hashlib, sys, types, d2lutils
-    path = {str(CHECKS_PY)!r}
-    with open(path, 'rb') as file:
-        source = file.read()
-    if hashlib.sha256(source).hexdigest() != {checks_sha!r}:
-        raise RuntimeError('grader: d2lutils/checks.py changed on disk while grading')
-    module = types.ModuleType('d2lutils.checks')
-    module.__file__, module.__package__ = path, 'd2lutils'
-    sys.modules['d2lutils.checks'] = d2lutils.checks = module
-    exec(compile(source, path, 'exec'), module.__dict__)
+    for name, path, sha in {modules!r}:
+        with open(path, 'rb') as file:
+            source = file.read()
+        if hashlib.sha256(source).hexdigest() != sha:
+            raise RuntimeError(f'grader: {{path}} changed on disk while grading')
+        module = types.ModuleType(name)
+        module.__file__, module.__package__ = path, 'd2lutils'
+        sys.modules[name] = module
+        setattr(d2lutils, name.split('.')[1], module)
+        exec(compile(source, path, 'exec'), module.__dict__)
 _grader_guard()
 del _grader_guard
-{unshadow}{chr(10).join(imports)}
+{chr(10).join(imports)}
 # --- the check as handed out ---
 '''
     return f'{guard}{check_source}\nprint({token!r})\n'
@@ -339,8 +366,6 @@ def _tampering(node, modules, allowed):
 
 # --- running one submission (in a process of its own) -------------------------------------------
 
-def _checks_sha():
-    return hashlib.sha256(CHECKS_PY.read_bytes()).hexdigest()
 
 
 def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=True):
@@ -388,12 +413,12 @@ def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=T
 
 def _guard_checks(nb, teacher):
     """Guard every check cell of ``nb`` in place; return {grade_id: pass token}."""
-    imports, sha, tokens = teacher_imports(teacher), _checks_sha(), {}
+    imports, modules, tokens = teacher_imports(teacher), trusted_modules(), {}
     for cell in nb.cells:
         if exercises.is_check_cell(cell):
             grade_id = exercises.nbgrader_meta(cell)['grade_id']
             tokens[grade_id] = f'grader-pass-{secrets.token_hex(16)}'
-            cell.source = guarded(cell.source, imports, tokens[grade_id], sha)
+            cell.source = guarded(cell.source, imports, tokens[grade_id], modules)
     return tokens
 
 
@@ -461,15 +486,15 @@ WARNING = ('grading runs the submitted notebooks: their code runs with your righ
 def grade(paths, output, folder=exercises.EXERCISES, timeout=600, use_screen=True, echo=print):
     """Grade each submission in its own process; rewrite ``output`` after each; return Results."""
     output, results = pathlib.Path(output), []
-    checks_sha = _checks_sha()
+    modules = trusted_modules()
     for path in paths:
         result = _grade_in_child(path, folder, timeout, use_screen)
         results.append(result)
         write_results(results, output)
         echo(result.report(), flush=True)
-        if _checks_sha() != checks_sha:
-            raise SystemExit(f'd2lutils/checks.py changed on disk while grading {path}: stopped; '
-                             'reinstall the book and grade in a container')
+        if trusted_modules() != modules:
+            raise ChecksChanged(f'd2lutils/checks.py or a module it uses changed on disk while '
+                                f'grading {path}: stopped; reinstall the book, grade in a container')
     return results
 
 
@@ -496,10 +521,10 @@ def _grade_in_child(path, folder, timeout, use_screen):
 def _process_limit(path, timeout):
     """A bound for a whole submission: every cell at --timeout, plus a kernel start."""
     try:
-        cells = len(json.loads(pathlib.Path(path).read_text()).get('cells', []))
+        cells = json.loads(pathlib.Path(path).read_text()).get('cells')
     except (OSError, ValueError, AttributeError):
-        cells = 0
-    return (cells + 5) * timeout + 120
+        cells = None  # the child reports what is wrong with it
+    return ((len(cells) if isinstance(cells, list) else 0) + 5) * timeout + 120
 
 
 def write_results(results, output):

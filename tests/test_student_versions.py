@@ -146,28 +146,39 @@ def test_unbalanced_markers_are_an_error(source):
         exercises.clear_solutions(source)
 
 
-def test_score_counts_check_cells_and_refuses_edited_ones():
-    """The grading command's scoring, on a notebook built by hand (no kernel needed)."""
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+@pytest.mark.parametrize('line', ['### begin solution', '### BEGIN SOLUTIONS', '## BEGIN SOLUTION',
+                                  '###BEGIN SOLUTION', '# END_SOLUTION', 'x = 1  ### BEGIN SOLUTION',
+                                  '### End Solution'])
+def test_a_marker_in_another_spelling_is_an_error(line):
+    """nbgrader takes any line containing BEGIN SOLUTION as a marker; we take only the exact line,
+    so a near miss must stop the generator rather than leave a solution in the students' version."""
+    with pytest.raises(exercises.SolutionMarkerError, match='looks like a solution marker'):
+        exercises.clear_solutions(f'### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION\n{line}\nsecret = 2')
+    cell = nbformat.v4.new_code_cell(f'{line}\nsecret = 3')  # no exact marker in the cell at all
+    with pytest.raises(exercises.SolutionMarkerError):
+        exercises.student_notebook(nbformat.v4.new_notebook(cells=[cell]))
 
-    def nb(check_source, error=False):
-        check = new_code_cell(check_source, execution_count=2)
-        check.metadata['nbgrader'] = {'grade': True, 'solution': False, 'locked': True,
-                                      'grade_id': 'c1', 'points': 4, 'schema_version': 3}
-        if error:
-            check.outputs = [new_output('error', ename='AssertionError', evalue='wrong\nmore',
-                                        traceback=[])]
-        answer = new_markdown_cell('YOUR ANSWER HERE')
-        answer.metadata['nbgrader'] = {'grade': True, 'solution': True, 'locked': False,
-                                       'grade_id': 'a1', 'points': 2, 'schema_version': 3}
-        return new_notebook(cells=[check, answer])
 
-    handed_out = nb('checks.check_preact(PreActResidual)')
-    assert exercises.score(nb('checks.check_preact(PreActResidual)'), handed_out)[:2] == (4, 4)
-    points, _, lines = exercises.score(nb('checks.check_preact(PreActResidual)', error=True))
-    assert points == 0 and 'AssertionError: wrong' in lines[0] and 'by hand' in lines[1]
-    points, _, lines = exercises.score(nb('pass  # checks.check_preact(PreActResidual)'), handed_out)
-    assert points == 0 and 'differs from the one handed out' in lines[0]
+def test_check_on_a_folder_without_solutions_is_an_error(tmp_path, capsys):
+    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 2
+    assert 'no solution notebooks' in capsys.readouterr().err
+    assert exercises.main(['--folder', str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
+def test_assignment_id_is_in_both_versions(path):
+    """The grader tells assignments apart by this metadata, never by a submission's file name."""
+    for version in (path, exercises.student_path(path)):
+        assert nbformat.read(version, as_version=4).metadata['d2lutils'] == {'assignment': path.stem}
+
+
+def test_a_solution_without_assignment_id_is_an_error(tmp_path, capsys):
+    (tmp_path / 'solutions').mkdir()
+    nb = nbformat.read(SOLUTIONS[0], as_version=4)
+    del nb.metadata['d2lutils']
+    nbformat.write(nb, tmp_path / 'solutions' / SOLUTIONS[0].name)
+    assert exercises.main(['--folder', str(tmp_path)]) == 2
+    assert '"assignment"' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
