@@ -97,17 +97,21 @@ class CheckFailed(AssertionError):
         self.expected, self.got, self.hint = expected, got, hint
 
     def __str__(self):
-        head = f'{self.check} failed: {self.headline}' if self.check else self.headline
-        lines = _wrap(head)
+        return '\n'.join(self._head() + self._body())
+
+    def _render_traceback_(self):
+        return [f'\x1b[1;31m{line}\x1b[0m' for line in self._head()] + self._body()
+
+    def _head(self):
+        return _wrap(f'{self.check} failed: {self.headline}' if self.check else self.headline)
+
+    def _body(self):
+        lines = []
         for label, value in (('setting', self.where), ('expected', self.expected),
                              ('got', self.got), ('hint', self.hint)):
             if value:
                 lines += _wrap(value, f'  {label + ":":10}')
-        return '\n'.join(lines)
-
-    def _render_traceback_(self):
-        first, *rest = str(self).splitlines()
-        return [f'\x1b[1;31m{first}\x1b[0m', *rest]
+        return lines
 
 
 def _wrap(text, label=''):
@@ -119,8 +123,11 @@ def _wrap(text, label=''):
         if len(group.group()) <= 48:
             for i in range(group.start(), group.end()):
                 keep[i] = '\0' if keep[i] == ' ' else keep[i]
+    room = WIDTH - len(label)
+    words = (word if len(word) <= room else word.replace('\0', ' ')  # too long to keep whole
+             for word in re.split('( |\n)', ''.join(keep)))
     lines = []
-    for i, paragraph in enumerate(''.join(keep).split('\n')):
+    for i, paragraph in enumerate(''.join(words).split('\n')):
         first = label if i == 0 else ' ' * len(label)
         lines += textwrap.wrap(paragraph, WIDTH, initial_indent=first,
                                subsequent_indent=' ' * len(label), break_long_words=False,
@@ -163,7 +170,10 @@ def _stub_note(error):
         return None
     name = getattr(code, 'co_qualname', code.co_name)
     cell = _cell_number(code.co_filename)
-    where = f'cell In[{cell}] ({name})' if cell else f'the cell that defines {name}'
+    if name == '<module>':  # raised by the cell's own code, not inside a function
+        where = f'cell In[{cell}]' if cell else 'this cell'
+    else:
+        where = f'cell In[{cell}] ({name})' if cell else f'the cell that defines {name}'
     return f'not written yet: replace the `raise NotImplementedError()` in {where}'
 
 

@@ -9,6 +9,7 @@ import re
 import pytest
 
 import d2lutils  # noqa: F401  (sets MXNet's thread count first)
+import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
 
@@ -324,3 +325,191 @@ def test_check_resnet_accepts_the_library_network(capsys):
 def test_check_resnet_rejects_a_wrong_depth():
     with pytest.raises(AssertionError, match='parameters'):
         checks.check_resnet(models.resnet(18, num_classes=1000), 34, image_size=64)
+
+
+# --------------------------------------------------------------------------- the check's machinery
+class FailingOp(mx.operator.CustomOp):
+    """An operator whose failure MXNet reports asynchronously, when the result is waited for."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        raise ValueError('this operator always fails')
+
+
+@mx.operator.register('d2lutils_test_failing')
+class FailingOpProp(mx.operator.CustomOpProp):
+    def list_arguments(self):
+        return ['data']
+
+    def list_outputs(self):
+        return ['output']
+
+    def infer_shape(self, in_shape):
+        return in_shape, in_shape, []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return FailingOp()
+
+
+class BottleneckAsyncFailure(models.Bottleneck):
+    def hybrid_forward(self, F, x):
+        y = super().hybrid_forward(F, x)
+        return mx.nd.Custom(y.as_nd_ndarray(), op_type='d2lutils_test_failing').as_np_ndarray()
+
+
+def test_an_asynchronous_error_is_blamed_on_the_forward_pass():
+    """MXNet reports some errors only when the result is read: the check waits for the forward
+    pass's result inside its try, so the message says forward, not backward."""
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_bottleneck(BottleneckAsyncFailure)
+    assert info.value.headline == 'the forward pass raised MXNetError', str(info.value)
+    assert 'backward' not in str(info.value)
+
+
+def test_a_check_with_no_settings_fails(monkeypatch):
+    monkeypatch.setattr(checks, 'SETTINGS', ())
+    for check, block in ((checks.check_bottleneck, models.Bottleneck),
+                         (checks.check_preact, models.PreActResidual)):
+        with pytest.raises(checks.CheckFailed, match='no setting was checked'):
+            check(block)
+
+
+class BottleneckTurnsNumpyOff(models.Bottleneck):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        npx.reset_np()
+
+
+def test_a_block_that_turns_numpy_mode_off_does_not_leave_it_off():
+    try:
+        checks.check_bottleneck(BottleneckTurnsNumpyOff)
+    finally:
+        numpy_mode = npx.is_np_array(), npx.is_np_shape()
+        npx.set_np()
+    assert numpy_mode == (True, True)
+
+
+def test_the_check_leaves_legacy_mode_as_it_found_it(capsys):
+    npx.reset_np()
+    try:
+        checks.check_preact(models.PreActResidual)
+        legacy = not npx.is_np_array() and not npx.is_np_shape()
+    finally:
+        npx.set_np()
+    assert legacy and 'passed' in capsys.readouterr().out
+
+
+STUB_NOTE = 'not written yet: replace the `raise NotImplementedError()` in the cell that defines'
+
+
+@pytest.mark.parametrize('check', [checks.check_bottleneck, checks.check_preact])
+@pytest.mark.parametrize('stub, method', [(BottleneckNoInit, 'BottleneckNoInit.__init__'),
+                                          (BottleneckNoForward, 'BottleneckNoForward.hybrid_forward')])
+def test_a_stub_is_not_written_yet(check, stub, method):
+    with pytest.raises(checks.CheckFailed) as info:
+        check(stub)
+    assert info.value.headline == f'{STUB_NOTE} {method}'
+
+
+class BottleneckMisspelledForward(models.Bottleneck):
+    hybrid_forward = nn.HybridBlock.hybrid_forward  # as if the student's method had another name
+
+
+def test_a_block_without_forward_method_is_told_so():
+    with pytest.raises(checks.CheckFailed, match='NotImplementedError from Gluon itself') as info:
+        checks.check_bottleneck(BottleneckMisspelledForward)
+    assert 'hybrid_forward(self, F, x)' in str(info.value)
+
+
+def test_check_resnet_names_a_stub():
+    class StubStage(nn.HybridBlock):
+        def hybrid_forward(self, F, x):
+            raise NotImplementedError()
+    net = nn.HybridSequential()
+    net.add(StubStage())
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_resnet(net, 50, image_size=32)
+    assert info.value.headline == (f'{STUB_NOTE} test_check_resnet_names_a_stub.<locals>.'
+                                   'StubStage.hybrid_forward')
+
+
+class ABottleneckWithAVeryLongClassNameIndeed(variant(BottleneckBase, relu_after_add=False)):
+    pass
+
+
+def _failure(check, cls):
+    with pytest.raises(checks.CheckFailed) as info:
+        check(cls)
+    return info.value
+
+
+REPORTS = [(checks.check_bottleneck, ABottleneckWithAVeryLongClassNameIndeed),
+           (checks.check_bottleneck, variant(BottleneckBase, expansion=2)),
+           (checks.check_bottleneck, variant(BottleneckBase, stride_on='conv3')),
+           (checks.check_preact, PreActVersionOne)]
+
+
+@pytest.mark.parametrize('check, cls', REPORTS, ids=lambda v: getattr(v, '__name__', ''))
+def test_a_failure_reads_well_in_80_columns(check, cls):
+    failure = _failure(check, cls)
+    text = str(failure)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines), text
+    assert lines[0].startswith(f'{check.__name__}({cls.__name__}) failed: '), text
+    labels = [line.split(':')[0].strip() for line in lines if line.startswith('  ') and
+              not line.startswith('   ')]
+    assert labels[0] == 'setting' and labels[-1] == 'hint', text
+    if len(cls.__name__) < 20:
+        setting = re.search(r'\w+\(\d+, use_1x1conv=(True|False), strides=\d\)', text)
+        assert setting, 'a short setting must not be broken across lines:\n' + text
+    flat = ' '.join(text.split())
+    numbers = re.findall(r'\d[\d,.]*\d|\d', flat)
+    assert re.findall(r'\d[\d,.]*\d|\d', text.replace('\n', ' ')) == numbers, \
+        'a number was cut at a line end'
+
+
+def test_ipython_shows_the_report_not_a_traceback():
+    failure = _failure(checks.check_bottleneck, ABottleneckWithAVeryLongClassNameIndeed)
+    rendered = failure._render_traceback_()
+    assert all(isinstance(line, str) for line in rendered)
+    assert [ANSI.sub('', line) for line in rendered] == str(failure).splitlines()
+    assert ANSI.sub('', rendered[1]) == 'the addition'  # the whole headline in red
+    assert not any('Traceback' in line or 'checks.py' in line for line in rendered)
+
+
+def test_the_headline_matches_the_diagnosis():
+    failure = _failure(checks.check_bottleneck, variant(BottleneckBase, relu_after_add=False))
+    assert failure.headline == 'no ReLU after the addition'
+    assert 'shortcut does not carry' not in str(failure)
+
+
+ANSI = re.compile(r'\x1b\[[0-9;]*m')
+IPYTHON_SESSION = '''
+import d2lutils
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+for cell in ["from mxnet import npx\\nnpx.set_np()\\nfrom d2lutils import checks, models",
+             "class Stub(models.Bottleneck):\\n    def __init__(self, *a, **k):\\n"
+             "        raise NotImplementedError()",
+             "checks.check_bottleneck(Stub)",
+             "def resnet_from_spec(block):\\n    raise NotImplementedError()",
+             "net = resnet_from_spec(Stub)",
+             "raise NotImplementedError('from the cell itself')"]:
+    print('--- cell', shell.execution_count)
+    shell.run_cell(cell, store_history=True)
+'''
+
+
+def test_in_ipython_a_stub_is_named_by_its_cell():
+    """A real IPython shell (in its own process): a check failure shows the short report, a stub's
+    NotImplementedError names the cell that defines it, in a check and in a plain cell alike."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-c', IPYTHON_SESSION], capture_output=True, text=True,
+                         timeout=300).stdout
+    cells = {number: ' '.join(ANSI.sub('', text).split())
+             for number, text in (part.split('\n', 1) for part in out.split('--- cell ')[1:])}
+    note = 'not written yet: replace the `raise NotImplementedError()` in cell'
+    assert f'check_bottleneck(Stub) failed: {note} In[2] (Stub.__init__)' in cells['3'], cells['3']
+    assert 'Traceback' not in cells['3'] and 'checks.py' not in cells['3'], cells['3']
+    assert f'{note} In[4] (resnet_from_spec)' in cells['5'], cells['5']
+    assert cells['6'] == f'{note} In[6]' and 'Traceback' not in cells['5'], cells['6']
