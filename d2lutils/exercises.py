@@ -195,6 +195,8 @@ def main(argv=None):
                              'default: %(default)s')
     parser.add_argument('--allow-root', action='store_true',
                         help='--grade: run student code even as root (better: a throwaway account)')
+    parser.add_argument('--no-screen', action='store_true',
+                        help='--grade: run submissions the tampering screen flags (after reading them)')
     args = parser.parse_args(argv)
     try:
         if args.grade:
@@ -230,7 +232,8 @@ def _grade(args):
     grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
     os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
     try:
-        results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout)
+        results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout,
+                                use_screen=not args.no_screen)
     except grading.ChecksChanged as error:
         print(f'error: {error}', file=sys.stderr)
         return 1

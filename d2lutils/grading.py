@@ -22,7 +22,8 @@ the kernel can undo anything else that runs there:
   importing ``sys``, ``os``, ``importlib``, ``builtins``, ``IPython`` ...; ``exec``, ``eval``,
   ``get_ipython``, ``open``, dunder attributes; assigning to an attribute of a module; reaching a
   ``d2lutils`` name the teacher's copy does not use (the reference blocks the checks compare with).
-  A submission it flags keeps no check points and is reported for a teacher to read.
+  A submission it flags is not run, keeps no check points and is reported for a teacher to read
+  (who may then grade it with ``--no-screen``).
 
 A student determined to defeat an in-kernel grader can still find a way (so can nbgrader's); the
 screen makes that visible. Grade in a container or a throwaway account: the code runs with the
@@ -366,8 +367,6 @@ def _tampering(node, modules, allowed):
 
 # --- running one submission (in a process of its own) -------------------------------------------
 
-
-
 def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=True):
     """Grade one submission in this process (``grade`` calls it in a child process): a Result."""
     import nbformat
@@ -391,21 +390,18 @@ def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=T
         nb = with_teacher_cells(submission, handed_out)
         findings = screen(nb, teacher) if use_screen else []
         tokens = _guard_checks(nb, teacher)
-        failure = _execute(nb, timeout)
+        # A flagged submission is not run: what it would do is what the screen is wary of.
+        failure = None if findings else _execute(nb, timeout)
         _score(result, nb, handed_out, tokens)
         if failure:
             result.status, result.message = 'failed', failure
         elif findings:
             result.status = 'review'
-            result.message = ('check points withheld, read the code: ' + '; '.join(findings[:5])
+            result.message = ('not run, no check points: read its code, then grade it with '
+                              '--no-screen if it is fair: ' + '; '.join(findings[:5])
                               + (f' (and {len(findings) - 5} more)' if len(findings) > 5 else ''))
         else:
             result.status = 'graded'
-        if findings:
-            for cell in result.cells:
-                if cell.kind == 'check':
-                    cell.points = 0.0
-            result.points = 0.0
     except SubmissionError as error:
         result.status, result.message = 'failed', str(error)
     return result
