@@ -52,9 +52,8 @@ CONVS = {
 }
 CHECKS = {'bottleneck': checks.check_bottleneck, 'preact': checks.check_preact}
 REPLACEMENTS = ('sigmoid', 'tanh', 'softrelu', 'leaky:0.1', 'elu', 'gelu', 'swish')
-ACTIVATION_LAYERS = {'relu': lambda: nn.Activation('relu'), 'sigmoid': lambda: nn.Activation('sigmoid'),
-                     'tanh': lambda: nn.Activation('tanh'),
-                     'softrelu': lambda: nn.Activation('softrelu'),
+ACTIVATION_LAYERS = {**{name: (lambda name=name: nn.Activation(name))
+                        for name in ('relu', 'sigmoid', 'tanh', 'softrelu')},
                      'leaky:0.1': lambda: nn.LeakyReLU(0.1), 'elu': nn.ELU, 'gelu': nn.GELU,
                      'swish': nn.Swish}
 

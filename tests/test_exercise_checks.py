@@ -225,7 +225,8 @@ class PreActReLUOnlyWithExtraBN(PreActBase):
 FIRST_CONV_RAW = 'no BN -> ReLU between the input x and the first 3x3 convolution'
 WRONG_PREACTS = {
     'no shortcut': (variant(PreActBase, shortcut=False), 'no shortcut'),
-    'ReLU after the addition': (variant(PreActBase, relu_after_add=True), 'an extra ReLU after the addition'),
+    'ReLU after the addition': (variant(PreActBase, relu_after_add=True),
+                                'an extra ReLU after the addition'),
     'BN after the addition': (PreActBNAfterAdd, ''),
     'post-activation order inside the branch': (variant(PreActBase, post_activation=True),
                                                 FIRST_CONV_RAW),
@@ -286,7 +287,7 @@ def test_wrong_bottleneck_fails(mistake):
     assert words in message, message
     assert info.value.__cause__ is None and info.value.__suppress_context__ or \
         info.value.__context__ is None, 'the message should not chain a traceback'
-    if 'constructor' not in mistake:
+    if 'constructor' not in mistake and 'stub' not in mistake:
         assert re.search(r'\w+\(\d+, use_1x1conv=(True|False), strides=\d\)', message), message
 
 
@@ -297,7 +298,7 @@ def test_wrong_preact_fails(mistake):
         checks.check_preact(cls)
     message = " ".join(str(info.value).split())
     assert words in message, message
-    if 'constructor' not in mistake:
+    if 'constructor' not in mistake and 'stub' not in mistake:
         assert re.search(r'\w+\(\d+, use_1x1conv=(True|False), strides=\d\)', message), message
 
 
@@ -402,8 +403,9 @@ STUB_NOTE = 'not written yet: replace the `raise NotImplementedError()` in the c
 
 
 @pytest.mark.parametrize('check', [checks.check_bottleneck, checks.check_preact])
-@pytest.mark.parametrize('stub, method', [(BottleneckNoInit, 'BottleneckNoInit.__init__'),
-                                          (BottleneckNoForward, 'BottleneckNoForward.hybrid_forward')])
+@pytest.mark.parametrize('stub, method', [
+    (BottleneckNoInit, 'BottleneckNoInit.__init__'),
+    (BottleneckNoForward, 'BottleneckNoForward.hybrid_forward')])
 def test_a_stub_is_not_written_yet(check, stub, method):
     with pytest.raises(checks.CheckFailed) as info:
         check(stub)
