@@ -55,6 +55,10 @@ CUDA_LIBRARIES = (
     ('cudnn', 'libcudnn.so.8'),
 )
 
+# CUdevice_attribute values in CUDA's cuda.h.
+CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
+CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+
 # The GPUs ``prepare`` hid from MXNet because the build has no kernels for them.
 hidden_gpus = []
 
@@ -143,6 +147,29 @@ def query_gpus():
         return parse_gpu_query(result.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         return []
+
+
+def cuda_device(ordinal=0):
+    """(name, capability) of CUDA device ``ordinal`` as the driver numbers it, or None without one.
+
+    Asks the driver library (libcuda.so.1) directly, so the numbering is CUDA's and MXNet's, which
+    nvidia-smi's need not be. It initialises CUDA, so it is for after ``prepare``, not before.
+    """
+    try:
+        cuda = ctypes.CDLL('libcuda.so.1')
+    except OSError:
+        return None
+    device, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    name = ctypes.create_string_buffer(256)
+    succeeded = (   # each call returns 0 (CUDA_SUCCESS) or an error code
+        cuda.cuInit(0) == 0
+        and cuda.cuDeviceGet(ctypes.byref(device), ordinal) == 0
+        and cuda.cuDeviceGetAttribute(ctypes.byref(major),
+                                      CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device) == 0
+        and cuda.cuDeviceGetAttribute(ctypes.byref(minor),
+                                      CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device) == 0
+        and cuda.cuDeviceGetName(name, len(name), device) == 0)
+    return (name.value.decode(), (major.value, minor.value)) if succeeded else None
 
 
 def hide_unusable_gpus(gpus, environ=os.environ):
