@@ -1,7 +1,7 @@
 # Two commands do all the set-up: `make book` opens the book, `make test` runs the tests.
 # `make html` builds the book as a static website from the notebooks' stored outputs.
 # The first of these that runs, unless PYTHON is given: 3.11 is the one CI runs the whole suite on.
-PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do \
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3 python; do \
                     $$p -c '' 2>/dev/null && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
