@@ -314,8 +314,10 @@ def diagnose(design, x, reference_io, student_io, student_y, training):
     for name, description in design.convs:
         if name not in student_io:
             return Diagnosis(f'{description} of the reference has no counterpart in your block',
-                             f'a convolution with weights of shape {reference_io[name][0].shape}',
-                             'none of that shape ran', 'compare your layers with the reference.')
+                             f'a convolution with the weight shape of {description}',
+                             'no convolution of that weight shape ran',
+                             'compare the widths and kernel sizes of your convolutions with the '
+                             "reference's.")
         got_in, got_out = student_io[name]
         ref_in, ref_out = reference_io[name]
         if not close(got_in, ref_in):
