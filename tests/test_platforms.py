@@ -53,3 +53,19 @@ def test_runs_as_a_script_without_importing_the_package():
     # `make` runs it with a Python that has none of the book's packages yet: -I ignores site-packages.
     result = subprocess.run([sys.executable, '-I', platforms.__file__], capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, '')
+
+
+def test_numpy_bool_is_restored_only_where_numpy_lacks_it():
+    import numpy
+    import d2lutils  # noqa: F401
+    if numpy.lib.NumpyVersion(numpy.__version__) >= '1.24.0':   # Python 3.12's numpy 1.26
+        assert numpy.__dict__['bool'] is numpy.bool_
+    else:                                                        # 3.10 and 3.11 keep numpy 1.23.5
+        assert 'bool' not in numpy.__dict__
+
+
+def test_mxnet_imports_after_d2lutils_without_a_word_on_stderr():
+    # nbval compares stderr too: a FutureWarning from the shim would fail every chapter.
+    result = subprocess.run([sys.executable, '-c', 'import d2lutils, mxnet'], capture_output=True,
+                            text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (0, '')
