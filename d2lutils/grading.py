@@ -12,11 +12,12 @@ A submission could try to grade itself: replace ``d2lutils.checks`` functions, r
 a builtin such as ``isinstance``, or hide a check's error. Two defences, because code that runs in
 the kernel can undo anything else that runs there:
 
-- in the kernel, before each check cell, a guard loads ``d2lutils/checks.py`` afresh from the file
-  installed (SHA-256 compared with the grader's own reading) without the import system, re-runs the
-  teacher's imports and removes the builtins the check uses from the submission's namespace; the
-  check earns its points only if its cell then prints a random token that follows the check, so
-  a swallowed error earns nothing;
+- in the kernel, before each check cell, a guard loads ``d2lutils/checks.py`` and the d2lutils
+  modules it uses (the reference blocks of ``d2lutils.models``) afresh from the files installed
+  (SHA-256 compared with the grader's own reading), without the import system; re-runs the
+  teacher's imports; and removes from the submission's namespace the builtins that the check and
+  the guard use. The check earns its points only if its cell then prints a random token written
+  after the check, so a swallowed error earns nothing;
 - outside the kernel, before anything runs, ``screen`` reads the code the student wrote (cells
   that differ from the handed-out ones) for what tampering needs and an exercise never does:
   importing ``sys``, ``os``, ``importlib``, ``builtins``, ``IPython`` ...; ``exec``, ``eval``,
@@ -25,8 +26,8 @@ the kernel can undo anything else that runs there:
   A submission it flags is not run, keeps no check points and is reported for a teacher to read
   (who may then grade it with ``--no-screen``).
 
-A student determined to defeat an in-kernel grader can still find a way (so can nbgrader's); the
-screen makes that visible. Grade in a container or a throwaway account: the code runs with the
+A student determined to defeat a grader that runs checks in the student's own kernel can still find
+a way; the screen makes that visible. Grade in a container or a throwaway account: the code runs with the
 grader's rights.
 
 Each submission runs in a process of its own, in a fresh kernel, in a scratch folder, with every

@@ -306,7 +306,7 @@ def test_wrong_submission_loses_the_failing_check_only(batch):
     assert result.status == 'graded'
     assert points_by_cell(result) == {'check-bottleneck': ('check', 6), 'check-resnet50': ('check', 0),
                                       'discuss-bottleneck': ('unanswered', 0)}
-    assert 'AssertionError' in next(c.note for c in result.cells if c.grade_id == 'check-resnet50')
+    assert 'parameters' in next(c.note for c in result.cells if c.grade_id == 'check-resnet50')
 
 
 @pytest.mark.parametrize('name, why', [('not-json.ipynb', 'not a readable notebook'),
@@ -332,8 +332,9 @@ def test_patched_reference_block_is_put_back(batch):
 
 
 def test_hidden_error_is_caught_by_the_missing_token(batch):
+    """No error shows for at least one check, yet it earns nothing: its token never printed."""
     notes = [c.note for c in batch[0]['cheat-hidden-error.ipynb'].cells if c.kind == 'check']
-    assert notes and all('did not finish' in n for n in notes)
+    assert any('did not finish' in n for n in notes)
 
 
 # --- the command line, with the screen on ---------------------------------------------------------
