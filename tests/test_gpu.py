@@ -3,10 +3,11 @@ import _ctypes
 import os
 import shutil
 
-import mxnet as mx
 import pytest
 
-from d2lutils import gpu, profiles
+from d2lutils import gpu, profiles   # before mxnet: d2lutils restores numpy.bool on Python 3.12
+
+import mxnet as mx  # noqa: E402  (isort: skip)
 
 H100 = gpu.Gpu('GPU-h100', 'NVIDIA H100 80GB HBM3', (9, 0))
 L4 = gpu.Gpu('GPU-l4', 'NVIDIA L4', (8, 9))
