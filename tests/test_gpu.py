@@ -7,7 +7,7 @@ import pytest
 
 from d2lutils import gpu, profiles   # before mxnet: d2lutils restores numpy.bool on Python 3.12
 
-import mxnet as mx  # noqa: E402  (isort: skip)
+import mxnet as mx  # noqa: E402
 
 H100 = gpu.Gpu('GPU-h100', 'NVIDIA H100 80GB HBM3', (9, 0))
 L4 = gpu.Gpu('GPU-l4', 'NVIDIA L4', (8, 9))
