@@ -1,8 +1,10 @@
 """Training throughput of the book's ResNet-18: MXNet against an equivalent PyTorch model.
 
-Prints examples per second of one training step (forward, softmax cross-entropy, backward, SGD
-update) at 28x28 and 96x96, for MXNet (d2lutils.models.resnet, hybridized) and for the same layers
-written in PyTorch, with the same batch. Each measurement runs in its own subprocess, so the two
+Prints the machine (CPU model, AVX-512/AMX flags, load average), then examples per second of one
+training step (forward, softmax cross-entropy, backward, SGD update) at 28x28 and 96x96, for MXNet
+(d2lutils.models.resnet with the chosen stem, hybridized) and for the same layers written in
+PyTorch, with the same batch. ``--stem`` picks the network: by default the one the ``cpu`` profile
+trains; ``--stem imagenet`` is the ``gpu`` profile's. Each measurement runs in its own subprocess, so the two
 frameworks never share a process (each has its own OpenMP thread pool), and the frameworks alternate
 size by size so that both see the same load on a shared machine. The last line is
 
@@ -14,6 +16,8 @@ PyTorch is a benchmark-only extra (``pip install torch==2.13.0``, CPU build); th
 
 Usage:
     python benchmarks/throughput.py                     # both frameworks, 28 and 96, batch 128
+    python benchmarks/throughput.py --stem imagenet     # the gpu profile's network
+    python benchmarks/throughput.py --pytorch-variant bf16 --sizes 96   # against bf16 autocast
     python benchmarks/throughput.py --sizes 28 --rounds 3
     python benchmarks/throughput.py --mxnet-variant plain   # MXNet settings before tuning
 Variants (MXNet): plain (hybridize()), static (static_alloc + static_shape, the default),
@@ -32,11 +36,13 @@ import numpy as onp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from machine import cpu_description, load_average  # noqa: E402  (benchmarks/machine.py)
 
 
-def mxnet_rate(size, batch, steps, warmup, variant):
+def mxnet_rate(size, batch, steps, warmup, variant, stem):
     """Examples per second of MXNet training steps on random data (run in a fresh process)."""
-    sys.path.insert(0, ROOT)
     if variant == 'naive':
         os.environ['MXNET_ENGINE_TYPE'] = 'NaiveEngine'
     import d2lutils  # noqa: F401  (sets OMP_NUM_THREADS before mxnet starts)
@@ -46,7 +52,7 @@ def mxnet_rate(size, batch, steps, warmup, variant):
     mx.random.seed(0)
     if variant != 'bf16':
         npx.set_np()  # before the network is built: Gluon's layers pick the array type then
-    net = models.resnet(18, num_classes=10)
+    net = models.resnet(18, num_classes=10, stem=stem)
     net.initialize(mx.init.Xavier())
     if variant == 'bf16':
         # AMP's conversion returns a legacy SymbolBlock, which fails in NumPy mode: use NDArrays.
@@ -83,9 +89,10 @@ def mxnet_rate(size, batch, steps, warmup, variant):
     return batch * steps / (time.perf_counter() - start)
 
 
-def torch_model(num_classes=10):
-    """ResNet-18 as the book builds it (7x7/2 stem, max-pool, basic blocks, no conv bias before BN)."""
+def torch_model(stem, num_classes=10):
+    """ResNet-18 as the book builds it (the same stem, basic blocks, no conv bias before BN)."""
     from torch import nn
+    from d2lutils.models import STEMS
 
     class Residual(nn.Module):
         def __init__(self, in_ch, out_ch, stride):
@@ -105,8 +112,11 @@ def torch_model(num_classes=10):
             y = self.bn2(self.conv2(y))
             return self.relu(y + (x if self.shortcut is None else self.shortcut(x)))
 
-    layers = [nn.Conv2d(1, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(3, 2, 1)]
+    kernel, stride, max_pool = STEMS[stem]
+    layers = [nn.Conv2d(1, 64, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(64),
+              nn.ReLU()]
+    if max_pool:
+        layers.append(nn.MaxPool2d(3, 2, 1))
     in_ch = 64
     for i, width in enumerate((64, 128, 256, 512)):
         stride = 1 if i == 0 else 2
@@ -116,12 +126,12 @@ def torch_model(num_classes=10):
     return nn.Sequential(*layers)
 
 
-def torch_rate(size, batch, steps, warmup, variant):
+def torch_rate(size, batch, steps, warmup, variant, stem):
     """Examples per second of PyTorch training steps on random data (run in a fresh process)."""
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
-    net = torch_model()
+    net = torch_model(stem)
     X = torch.rand(batch, 1, size, size)
     y = torch.randint(0, 10, (batch,))
     if variant in ('channels_last', 'bf16'):
@@ -145,11 +155,11 @@ def torch_rate(size, batch, steps, warmup, variant):
     return batch * steps / (time.perf_counter() - start)
 
 
-def measure(framework, size, batch, steps, warmup, variant):
+def measure(framework, size, batch, steps, warmup, variant, stem):
     """Run one measurement in a subprocess and return its rate."""
     cmd = [sys.executable, __file__, '--worker', framework, '--sizes', str(size),
            '--batch', str(batch), '--steps', str(steps), '--warmup', str(warmup),
-           f'--{framework}-variant', variant]
+           f'--{framework}-variant', variant, '--stem', stem]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])['rate']
 
@@ -167,25 +177,32 @@ def main():
                         choices=['plain', 'static', 'bf16', 'naive'])
     parser.add_argument('--pytorch-variant', default='fp32', choices=['fp32', 'channels_last', 'bf16'])
     parser.add_argument('--frameworks', nargs='+', default=['mxnet', 'pytorch'])
+    parser.add_argument('--stem', help="the network's stem (default: the cpu profile's)")
     parser.add_argument('--worker', choices=['mxnet', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from d2lutils import get_profile, models
+    stem = args.stem or get_profile('cpu').stem
+    if stem not in models.STEMS:
+        parser.error(f'--stem must be one of {", ".join(sorted(models.STEMS))}, got {stem!r}')
 
     if args.worker:
         size = args.sizes[0]
         fn = mxnet_rate if args.worker == 'mxnet' else torch_rate
         variant = args.mxnet_variant if args.worker == 'mxnet' else args.pytorch_variant
-        print(json.dumps({'rate': fn(size, args.batch, args.steps, args.warmup, variant)}))
+        print(json.dumps({'rate': fn(size, args.batch, args.steps, args.warmup, variant, stem)}))
         return
 
-    print(f'{os.cpu_count()} CPU(s), batch {args.batch}, MXNet variant {args.mxnet_variant!r}, '
-          f'PyTorch variant {args.pytorch_variant!r}, best of {args.rounds} round(s)', flush=True)
+    print(cpu_description())
+    print(f'ResNet-18 with the {stem!r} stem, batch {args.batch}, MXNet variant '
+          f'{args.mxnet_variant!r}, PyTorch variant {args.pytorch_variant!r}, best of '
+          f'{args.rounds} round(s); load average {load_average():.1f}', flush=True)
     best = {}
     for size in args.sizes:
         steps = args.steps or (20 if size <= 32 else 5)
         for _ in range(args.rounds):
             for framework in args.frameworks:
                 variant = args.mxnet_variant if framework == 'mxnet' else args.pytorch_variant
-                rate = measure(framework, size, args.batch, steps, args.warmup, variant)
+                rate = measure(framework, size, args.batch, steps, args.warmup, variant, stem)
                 best[framework, size] = max(best.get((framework, size), 0.0), rate)
                 print(f'  {framework:8s} {size}x{size}: {rate:7.1f} examples/s', flush=True)
         print(' | '.join(f'{fw} {size}x{size}: {best[fw, size]:.1f} examples/s'
@@ -195,6 +212,7 @@ def main():
         for size, r in zip(args.sizes, ratios):
             print(f'{size}x{size}: mxnet/pytorch = {r:.2f}')
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f'load average at the end {load_average():.1f}')
         print(f'mxnet/pytorch throughput ratio: {geo:.2f}')
 
 

@@ -26,39 +26,13 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import d2lutils  # noqa: E402  (first: sets OMP_NUM_THREADS before mxnet starts)
-
-
-def cpu_description():
-    """CPU model and the vector/matrix features that decide MXNet's and PyTorch's kernels."""
-    model, flags = platform.processor() or 'unknown CPU', set()
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name':
-                    model = value.strip()
-                elif key.strip() == 'flags':
-                    flags = set(value.split())
-    except OSError:  # not Linux: the model from platform is all there is
-        pass
-    wanted = ('avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16', 'amx_tile')
-    present = [flag for flag in wanted if flag in flags]
-    return f'{model}, {os.cpu_count()} CPU(s), flags: {" ".join(present) or "none of " + ", ".join(wanted)}'
-
-
-def load_average():
-    """The 1-minute load average (how many runnable processes shared the cores), or None."""
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
+from machine import cpu_description, load_average  # noqa: E402  (benchmarks/machine.py)
 
 
 def run_once(profile, seed, hybridize):
@@ -129,7 +103,9 @@ def main():
                 record.write(json.dumps({'cpu': cpu_description(), 'profile': args.profile,
                                          'stem': profile.stem, 'batch': profile.batch_size,
                                          'lr': profile.lr, 'epochs': profile.num_epochs,
-                                         'schedule': profile.lr_schedule, **run}) + '\n')
+                                         'schedule': profile.lr_schedule,
+                                         'threads': os.environ.get('OMP_NUM_THREADS'),
+                                         **run}) + '\n')
     accuracies = [run['test_acc'] for run in runs]
     mean_acc = sum(accuracies) / len(accuracies)
     mean_minutes = sum(run['minutes'] for run in runs) / len(runs)
