@@ -26,9 +26,9 @@ the kernel can undo anything else that runs there:
   A submission it flags is not run, keeps no check points and is reported for a teacher to read
   (who may then grade it with ``--no-screen``).
 
-A student determined to defeat a grader that runs checks in the student's own kernel can still find
-a way; the screen makes that visible. Grade in a container or a throwaway account: the code runs with the
-grader's rights.
+A student determined to defeat a grader that runs checks in the student's own kernel can still
+find a way; the screen makes that visible. Grade in a container or a throwaway account: the code
+runs with the grader's rights.
 
 Each submission runs in a process of its own, in a fresh kernel, in a scratch folder, with every
 cell bounded by ``--timeout``. One that is not JSON, names no known assignment, kills its kernel or
@@ -360,9 +360,9 @@ def _tampering(node, modules, allowed):
         if (name and name.startswith('d2lutils.') and name not in allowed
                 and not any(a.startswith(name + '.') for a in allowed)):
             return f'uses {name}, which the exercise does not use'
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in REFLECTION
-            and not (node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == 'self')):
-        return f'uses {node.func.id} on something other than self'
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in REFLECTION:
+        on_self = node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == 'self'
+        return None if on_self else f'uses {node.func.id} on something other than self'
     return None
 
 

@@ -317,7 +317,8 @@ def test_broken_submission_fails_alone(batch, name, why):
     assert result.status == 'failed' and why in result.message and result.points == 0
 
 
-@pytest.mark.parametrize('name', [n for n in BATCH if n.startswith('cheat-') and n != 'cheat-reference.ipynb'])
+@pytest.mark.parametrize('name', [n for n in BATCH
+                                  if n.startswith('cheat-') and n != 'cheat-reference.ipynb'])
 def test_cheats_earn_nothing(batch, name):
     result = batch[0][name]
     assert (result.assignment, result.points, result.max_points) == ('bottleneck', 0, MAX_CHECKS)
