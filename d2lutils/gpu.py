@@ -6,13 +6,14 @@ do before MXNet is imported, and ``prepare`` (run by ``import d2lutils``) does b
 
 - The wheels put the libraries under ``site-packages/nvidia/<name>/lib``, where the dynamic loader
   does not look. Loading each one with ``RTLD_GLOBAL`` first, in dependency order, makes it the one
-  ``libmxnet.so`` gets when it asks for it by name. (PyTorch's wheels do the same for their CUDA
-  libraries; MXNet 1.9.1, released before the CUDA wheels existed, does not.)
+  ``libmxnet.so`` gets when it asks for it by name. (PyTorch's ``torch/__init__.py`` preloads its
+  nvidia-* libraries the same way; MXNet 1.9.1 does not look for them.)
 - ``libmxnet.so`` of ``mxnet-cu117`` holds compiled kernels (cubins) for compute capabilities 5.0,
   6.0, 7.0, 8.0 and 8.6 and no PTX that a newer driver could compile (``cuobjdump --list-elf`` and
-  ``--list-ptx``, measured). On a GPU it has no kernel for (Hopper 9.0, Blackwell 10.x/12.x) the
-  first convolution fails with a CUDA error; such GPUs are hidden from MXNet (``CUDA_VISIBLE_DEVICES``)
-  so that the book runs on the CPU, and ``profiles.default_profile_name`` says why.
+  ``--list-ptx``, measured). A GPU it has no kernel for (Hopper 9.0, Blackwell 10.x/12.x) cannot
+  run any of its operators; such GPUs are hidden from MXNet (``CUDA_VISIBLE_DEVICES``) so that
+  ``d2l.try_gpu()`` picks the CPU and the book runs there, and ``profiles.default_profile_name``
+  says why.
 
 With MXNet's CPU build installed all of this is a no-op.
 """
