@@ -395,12 +395,6 @@ def zero_gradients(net, X, y):
     return counts
 
 
-def zero_gradient_fraction(net, X, y):
-    """Fraction of ``net``'s trainable scalars whose gradient is exactly 0 (``zero_gradients``)."""
-    counts = zero_gradients(net, X, y).values()
-    return sum(zeros for zeros, _ in counts) / sum(size for _, size in counts)
-
-
 def max_rss_bytes():
     """Peak resident memory of this process so far (``getrusage``; kilobytes on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -416,5 +410,5 @@ def format_bytes(n):
 
 __all__ = ['LayerInfo', 'trace', 'trace_table', 'count_macs', 'activation_bytes',
            'parameter_counts', 'training_memory_breakdown', 'estimate_training_memory',
-           'measure_training_step_memory', 'zero_gradients', 'zero_gradient_fraction',
-           'max_rss_bytes', 'format_bytes']
+           'measure_training_step_memory', 'zero_gradients', 'max_rss_bytes',
+           'format_bytes']

@@ -146,15 +146,13 @@ def test_zero_gradients_on_a_1x1_input_leave_only_the_centre_tap():
     grad = net[0].weight.grad()
     assert float(np.abs(grad[:, :, 1, 1]).min()) > 0  # the centre tap learns
     assert counts['4.weight'][0] == 0 and counts['1.gamma'][0] == 0
-    total = sum(size for _, size in counts.values())
-    assert inspection.zero_gradient_fraction(net, X, y) == 64 / total
 
 
 def test_zero_gradients_vanish_on_a_larger_input():
     d2lutils.seed_everything(0)
     net = small_net()
     X, y = np.random.normal(size=(8, 2, 5, 5)), np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    assert inspection.zero_gradient_fraction(net, X, y) == 0
+    assert all(zeros == 0 for zeros, _ in inspection.zero_gradients(net, X, y).values())
 
 
 def test_zero_gradients_do_not_accumulate_with_grad_req_add():
@@ -178,8 +176,9 @@ def test_resnet18_at_28x28_wastes_stage_4():
     assert counts['7.0.conv1.weight'][0] >= 512 * 256 * 5
     for name in ('7.0.conv2.weight', '7.1.conv1.weight', '7.1.conv2.weight'):
         assert counts[name][0] >= 512 * 512 * 8
-    structural = 512 * 256 * 5 + 3 * 512 * 512 * 8
-    assert inspection.zero_gradient_fraction(net, X, y) >= structural / models.count_parameters(net)
+    # yet no parameter is left out entirely: even in stage 4 the centre taps get a gradient
+    left_out = [name for name, (zeros, size) in counts.items() if zeros == size]
+    assert left_out == [], left_out
 
 
 def test_zero_gradients_need_two_images():
