@@ -21,7 +21,8 @@ PROJECT = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
 def requirements_for(python, extras=()):
     """pyproject's requirements (the dependencies and the given extras) that apply on ``python``."""
     environment = {'python_version': python, 'python_full_version': f'{python}.0'}
-    listed = PROJECT['dependencies'] + [r for extra in extras for r in PROJECT['optional-dependencies'][extra]]
+    optional = PROJECT['optional-dependencies']
+    listed = PROJECT['dependencies'] + [r for extra in extras for r in optional[extra]]
     requirements = [Requirement(r) for r in listed]
     return [r for r in requirements if r.marker is None or r.marker.evaluate(environment)]
 
