@@ -19,7 +19,6 @@ With MXNet's CPU build installed all of this is a no-op.
 """
 import ctypes
 import dataclasses
-import glob
 import importlib.metadata
 import importlib.util
 import os
@@ -30,14 +29,12 @@ GPU_BUILD = 'mxnet-cu117'
 # (major, minor) of the cubins in mxnet-cu117 1.9.1's libmxnet.so.
 CUBIN_CAPABILITIES = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))
 
-# Each library libmxnet.so needs (readelf -d: NEEDED), under site-packages/nvidia/, in an order where
-# every library comes after the ones it needs. libcuda.so.1 is the driver's own and not among them.
-# libcudnn.so.8 and libnvrtc load their parts (libcudnn_*.so.8, libnvrtc-builtins) only at the first
-# convolution or kernel compilation; loading the parts here too makes a missing or broken one fail at
-# import, with a message, instead of in the middle of training.
+# Each library libmxnet.so needs (readelf -d: NEEDED) that a wheel under site-packages/nvidia/ holds, and
+# cuBLASLt, which cuBLAS needs, in an order where every library comes after the ones it needs.
+# libcuda.so.1 is the driver's own and not among them. The parts that libcudnn.so.8 and libnvrtc load
+# later (libcudnn_*.so.8, libnvrtc-builtins) are found without help: both carry RUNPATH $ORIGIN.
 CUDA_LIBRARIES = (
     ('cuda_runtime', 'libcudart.so.11.0'),
-    ('cuda_nvrtc', 'libnvrtc-builtins.so.11.*'),
     ('cuda_nvrtc', 'libnvrtc.so.11.2'),
     ('cublas', 'libcublasLt.so.11'),
     ('cublas', 'libcublas.so.11'),
@@ -47,12 +44,6 @@ CUDA_LIBRARIES = (
     ('cusolver', 'libcusolver.so.11'),
     ('nvtx', 'libnvToolsExt.so.1'),
     ('nccl', 'libnccl.so.2'),
-    ('cudnn', 'libcudnn_ops_infer.so.8'),
-    ('cudnn', 'libcudnn_ops_train.so.8'),
-    ('cudnn', 'libcudnn_cnn_infer.so.8'),
-    ('cudnn', 'libcudnn_cnn_train.so.8'),
-    ('cudnn', 'libcudnn_adv_infer.so.8'),
-    ('cudnn', 'libcudnn_adv_train.so.8'),
     ('cudnn', 'libcudnn.so.8'),
 )
 
@@ -99,12 +90,9 @@ def nvidia_dirs():
 def library_paths(roots):
     """The CUDA libraries present under ``roots``, in loading order; absent ones are left out."""
     paths = []
-    for package, pattern in CUDA_LIBRARIES:
-        for root in roots:
-            found = sorted(glob.glob(os.path.join(root, package, 'lib', pattern)))
-            if found:
-                paths.append(found[-1])
-                break
+    for package, filename in CUDA_LIBRARIES:
+        found = [os.path.join(root, package, 'lib', filename) for root in roots]
+        paths += [path for path in found if os.path.isfile(path)][:1]
     return paths
 
 
@@ -117,9 +105,18 @@ def preload_cuda_libraries(roots=None):
         except OSError as err:
             raise ImportError(
                 f'{GPU_BUILD} is installed but its CUDA library {os.path.basename(path)} did not load '
-                f'({err}). It needs the NVIDIA driver (libcuda.so.1): install the driver, or go back '
-                f'to the CPU build with `make install` (without GPU=1).') from err
+                f'({err}): reinstall the GPU build with `make install GPU=1`.') from err
     return paths
+
+
+def require_driver():
+    """Fail with what to do when the NVIDIA driver's library, which libmxnet.so needs, is missing."""
+    try:
+        ctypes.CDLL('libcuda.so.1')
+    except OSError as err:
+        raise ImportError(
+            f'{GPU_BUILD} is installed but the NVIDIA driver is not ({err}). Install '
+            f'the driver, or go back to the CPU build with `make install` (without GPU=1).') from err
 
 
 def parse_gpu_query(text):
@@ -202,3 +199,4 @@ def prepare():
         return
     hidden_gpus[:] = hide_unusable_gpus(query_gpus())
     preload_cuda_libraries()
+    require_driver()

@@ -85,11 +85,11 @@ def make_library_tree(root, names):
 
 def test_library_paths_follow_dependency_order_and_skip_absent_ones(tmp_path):
     make_library_tree(tmp_path, [('cudnn', 'libcudnn.so.8'), ('cuda_runtime', 'libcudart.so.11.0'),
-                                 ('cuda_nvrtc', 'libnvrtc-builtins.so.11.8'),
+                                 ('cublas', 'libcublas.so.11'), ('cublas', 'libcublasLt.so.11'),
                                  ('cuda_runtime', 'libcudart.so.12')])   # another CUDA's: not ours
     found = [os.path.relpath(p, tmp_path) for p in gpu.library_paths([str(tmp_path)])]
-    assert found == ['cuda_runtime/lib/libcudart.so.11.0', 'cuda_nvrtc/lib/libnvrtc-builtins.so.11.8',
-                     'cudnn/lib/libcudnn.so.8']
+    assert found == ['cuda_runtime/lib/libcudart.so.11.0', 'cublas/lib/libcublasLt.so.11',
+                     'cublas/lib/libcublas.so.11', 'cudnn/lib/libcudnn.so.8']
 
 
 def test_preload_is_a_no_op_without_the_libraries(tmp_path):
@@ -122,5 +122,13 @@ def test_preload_loads_a_present_library_globally(tmp_path):
 
 def test_a_library_that_does_not_load_is_a_clear_error(tmp_path):
     make_library_tree(tmp_path, [('cuda_runtime', 'libcudart.so.11.0')])   # empty: not an ELF file
-    with pytest.raises(ImportError, match=r'libcudart.so.11.0 did not load .*NVIDIA driver'):
+    with pytest.raises(ImportError, match=r'libcudart.so.11.0 did not load .*make install GPU=1'):
         gpu.preload_cuda_libraries(roots=[str(tmp_path)])
+
+
+def test_a_missing_driver_is_a_clear_error(monkeypatch):
+    def no_driver(name, *args, **kwargs):
+        raise OSError(f'{name}: cannot open shared object file')
+    monkeypatch.setattr(gpu.ctypes, 'CDLL', no_driver)
+    with pytest.raises(ImportError, match=r'NVIDIA driver is not .*without GPU=1'):
+        gpu.require_driver()
