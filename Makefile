@@ -32,8 +32,8 @@ $(INSTALLED): $(BIN)/python pyproject.toml
 
 install: $(INSTALLED)
 
-book: install
-	$(BIN)/jupyter lab chapters/00_how_to_use.ipynb
+book: install  # book/lab.sh: root folder, chapter 0, trust, --allow-root as root (tests/test_jupyterlab.py runs it too)
+	JUPYTER=$(BIN)/jupyter sh book/lab.sh
 
 test: install
 	$(BIN)/python -m pytest

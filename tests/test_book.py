@@ -1,5 +1,5 @@
 """The HTML book: builds it (book/build.py, warnings are errors) and opens every page in headless
-Chromium with no network, through the Chrome DevTools Protocol (websocket-client).
+Chromium with no network, driven by Selenium (tests/headless_chromium.py).
 
 Per page it asserts: no console errors, failed or 4xx/5xx loads, or requests that leave 127.0.0.1;
 every <img> has a non-zero natural size; every internal link (and its #anchor) resolves in the build;
@@ -10,9 +10,10 @@ test_every_chapter_in_the_map_is_written fails until every listed chapter and ex
 It saves screenshots of one chapter page and of the front page under book/_build/screenshots/
 (and the test's tmp_path).
 
-Needs Debian's chromium (apt-get install chromium fonts-noto-cjk) and npm (for MathJax, fetched once).
-Environment: BOOK_CHROMIUM=path/to/chromium; BOOK_SKIP_BROWSER=1 skips the browser checks (the build
-still runs); BOOK_SOURCE_ROOT=folder with chapters/ and img/ tries the book on other notebooks, with
+Needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver fonts-noto-cjk),
+the Python package selenium, and npm (for MathJax, fetched once).
+Environment: BOOK_CHROMIUM=path/to/chromium, BOOK_CHROMEDRIVER=path/to/chromedriver;
+BOOK_SKIP_BROWSER=1 skips the browser checks (the build still runs); BOOK_SOURCE_ROOT=folder with chapters/ and img/ tries the book on other notebooks, with
 BOOK_OUT=folder to build there instead of book/.
 """
 from __future__ import annotations
@@ -22,21 +23,19 @@ import html
 import html.parser
 import http.server
 import importlib.util
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+import headless_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("book_build", REPO / "book" / "build.py")
@@ -52,14 +51,6 @@ except book_build.BookError as e:  # no chapters/ at all: every test says so
     NO_SOURCE = str(e)
 OUT_ROOT = Path(os.environ.get("BOOK_OUT") or REPO / "book").resolve()
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-    "--no-proxy-server", "--hide-scrollbars", "--mute-audio", "--lang=en-US",
-    "--window-size=1280,1000", "--remote-allow-origins=*", "--remote-debugging-port=0",
-]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -94,146 +85,44 @@ def server(built_book):
     httpd.server_close()
 
 
-def find_chromium() -> str | None:
-    for name in [os.environ.get("BOOK_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"]:
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.fixture(scope="session")
 def browser(built_book):
     if os.environ.get("BOOK_SKIP_BROWSER"):
         pytest.skip("BOOK_SKIP_BROWSER is set: the book was built but not opened in a browser")
-    exe = find_chromium()
-    if exe is None:
-        pytest.fail("headless Chromium is needed to check the book's pages: apt-get install chromium "
-                    "fonts-noto-cjk (or set BOOK_CHROMIUM=/path/to/chromium, or BOOK_SKIP_BROWSER=1 "
-                    "to skip these checks)", pytrace=False)
-    profile = Path(tempfile.mkdtemp(prefix="book-chromium-"))
-    cdp = None
+    lacking = headless_chromium.missing()
+    if lacking:
+        pytest.fail(f"the book's pages are checked in headless Chromium, which needs {lacking} "
+                    "(or set BOOK_SKIP_BROWSER=1 to skip these checks)", pytrace=False)
+    page = Page(headless_chromium.start(1280, 1000, network_log=True))
     try:
-        cdp = Chromium(exe, profile)
-        yield cdp
+        yield page
     finally:
-        if cdp is not None:
-            cdp.close()
-        shutil.rmtree(profile, ignore_errors=True)
+        headless_chromium.stop(page.driver)
 
 
-# --------------------------------------------------------------------------- a small CDP client
+class Page:
+    """One browser tab, reused page after page, and what happened while a page was open."""
 
-class Chromium:
-    """Headless Chromium driven over the DevTools protocol; one tab, reused page after page."""
+    def __init__(self, driver):
+        self.driver = driver
 
-    def __init__(self, exe: str, profile: Path):
-        import websocket  # websocket-client
+    def goto(self, url: str) -> None:
+        """Open url (Selenium returns once its load event has fired), forgetting earlier events."""
+        self.events()
+        self.driver.get(url)
 
-        self.log = open(profile / "chromium.log", "wb")
-        self.proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)  # its own process group: close() ends it whole
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"{exe} did not start (exit {self.proc.returncode}); "
-                                   f"its log: {(profile / 'chromium.log').read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        targets = json.load(opener.open(f"http://127.0.0.1:{port}/json/list", timeout=10))
-        page = next(t for t in targets if t["type"] == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60,
-                                              suppress_origin=True, http_no_proxy=["127.0.0.1"])
-        self.next_id = 0
-        self.events: list[dict] = []
-        for domain in ["Page", "Runtime", "Log", "Network"]:
-            self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=1280, height=1000, deviceScaleFactor=1,
-                  mobile=False)
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression; a promise is awaited."""
+        return self.driver.execute_script(f"return ({expression.strip()});")
 
-    def _recv(self) -> dict:
-        return json.loads(self.ws.recv())
-
-    def send(self, method: str, **params):
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            msg = self._recv()
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def wait_for(self, method: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for ev in self.events[seen:]:
-                if ev["method"] == method:
-                    return ev
-            seen = len(self.events)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {method} within {timeout} s")
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                msg = self._recv()
-            except Exception:  # websocket timeout: loop to report
-                continue
-            finally:
-                self.ws.settimeout(60)
-            if "method" in msg:
-                self.events.append(msg)
-
-    def goto(self, url: str, timeout: float = 30) -> None:
-        """Open url and return once its load event has fired (not a late one of the page before)."""
-        self.events.clear()
-        self.send("Page.navigate", url=url)
-        deadline = time.monotonic() + timeout
-        while True:
-            ev = self.wait_for("Page.loadEventFired", max(0.1, deadline - time.monotonic()))
-            self.events.remove(ev)
-            try:
-                if self.evaluate("location.href + ' ' + document.readyState", 10) == f"{url} complete":
-                    return
-            except RuntimeError:  # the context went away mid-navigation: wait for the next load
-                pass
-
-    def evaluate(self, expression: str, timeout: float = 60):
-        r = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True,
-                      timeout=timeout * 1000)
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
-        return r["result"].get("value")
+    def events(self) -> tuple[list[str], list[dict]]:
+        """Console errors and DevTools Network events since the last call."""
+        return headless_chromium.console_errors(self.driver), headless_chromium.network_events(self.driver)
 
     def screenshot(self, path: Path) -> Path:
-        data = self.send("Page.captureScreenshot", format="png")["data"]
-        import base64
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
+        path.write_bytes(self.driver.get_screenshot_as_png())
         return path
-
-    def close(self) -> None:
-        try:
-            self.ws.close()
-        except Exception:
-            pass
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # the browser and its helpers, started by us
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(10)
-                time.sleep(0.2)
-            except subprocess.TimeoutExpired:
-                continue
-        self.log.close()
 
 
 # What the page reports once it has settled: MathJax done, fonts loaded, images decoded.
@@ -279,19 +168,11 @@ PAGE_REPORT_JS = r"""
 
 
 def problems_in_events(events: list[dict], origin: str) -> list[str]:
+    """Failed loads, 4xx/5xx answers and requests that leave origin, from DevTools Network events."""
     out = []
     for ev in events:
         m, p = ev["method"], ev.get("params", {})
-        if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            args = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
-            out.append(f"console.{p['type']}: {args}")
-        elif m == "Runtime.exceptionThrown":
-            d = p.get("exceptionDetails", {})
-            out.append(f"uncaught exception: {d.get('exception', {}).get('description') or d.get('text')}")
-        elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-            e = p["entry"]
-            out.append(f"console ({e.get('source')}): {e.get('text')} {e.get('url', '')}".strip())
-        elif m == "Network.responseReceived" and p.get("response", {}).get("status", 200) >= 400:
+        if m == "Network.responseReceived" and p.get("response", {}).get("status", 200) >= 400:
             out.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
         elif m == "Network.loadingFailed" and not p.get("canceled"):
             out.append(f"load failed ({p.get('errorText')}): request {p.get('requestId')}")
@@ -392,9 +273,9 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
     browser.goto("about:blank")
     browser.goto(server + page)
     report = browser.evaluate(PAGE_REPORT_JS)
-    time.sleep(0.05)
-    browser.send("Runtime.evaluate", expression="0")  # collect events that arrived meanwhile
-    problems = problems_in_events(browser.events, server)
+    time.sleep(0.05)  # let events that arrived meanwhile reach the logs
+    console, network = browser.events()
+    problems = console + problems_in_events(network, server)
 
     problems += [f"image with no natural size: {i['src']}" for i in report["images"] if not (i["w"] > 0 and i["h"] > 0)]
     problems += broken_links(report["links"], server, built_book)

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Open the book in JupyterLab: the one command line behind `make book`, the conda route in the README
+# and tests/test_jupyterlab.py, so that the three cannot drift apart.
+#
+#     sh book/lab.sh [more jupyter-lab options]     # JUPYTER=path/to/jupyter, else the one on PATH
+#
+# - The server's root is the repository, not chapters/: the chapters' diagrams (../img/...), the
+#   README and d2lutils/ are then reachable from the pages and the file browser. It opens chapter 0.
+# - As root (Docker containers, classroom VMs, cloud notebooks) JupyterLab refuses to start without
+#   --allow-root; it is added only then.
+# - JupyterLab draws a stored SVG figure only from a notebook the user trusts; an untrusted one shows
+#   "<Figure size ...>" text where the chapter talks about "the left plot". So the book's own
+#   notebooks are signed first, in the user's trust database (JUPYTER_DATA_DIR), on every start:
+#   after a `git pull` the new versions are signed too. A notebook a student edits and saves in
+#   JupyterLab is signed by JupyterLab itself on saving, so signing it again changes nothing. What it
+#   would trust is a notebook copied over a chapter from elsewhere: keep notebooks from others outside
+#   chapters/, where they stay untrusted until you run them.
+set -eu
+cd "$(dirname "$0")/.."
+JUPYTER=${JUPYTER:-jupyter}
+
+"$JUPYTER" trust chapters/*.ipynb chapters/exercises/*.ipynb chapters/exercises/solutions/*.ipynb
+
+if [ "$(id -u)" = 0 ]; then
+  set -- --allow-root "$@"
+fi
+exec "$JUPYTER" lab --ServerApp.root_dir=. "$@" chapters/00_how_to_use.ipynb
