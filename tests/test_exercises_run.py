@@ -10,9 +10,14 @@ import re
 
 import pytest
 
-from d2lutils import exercises
+from d2lutils import checks, exercises
 
 SOLUTIONS = exercises.solution_paths()
+
+
+def is_assertion(ename):
+    """AssertionError, or the checks' own subclass of it (what nbgrader counts on)."""
+    return ename == 'AssertionError' or issubclass(getattr(checks, ename, type(None)), AssertionError)
 
 
 def assigned_before(name, sources):
@@ -39,5 +44,5 @@ def test_exactly_the_exercise_cells_raise(path):
                 assert assigned_before(name, raised_sources), evalue
             else:
                 assert ename == 'NotImplementedError' or (
-                    ename == 'AssertionError' and 'NotImplementedError' in evalue), (ename, evalue)
+                    is_assertion(ename) and 'NotImplementedError' in evalue), (ename, evalue)
             raised_sources.append(cell.source)
