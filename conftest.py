@@ -6,3 +6,6 @@ os.environ['D2LUTILS_PROFILE'] = 'quick'
 # pytest-xdist runs one worker per core; an OpenMP pool per worker as wide as the machine would
 # oversubscribe the cores, and MXNet's small operations then ran 10x slower in our measurements.
 os.environ['OMP_NUM_THREADS'] = '1'
+# d2lutils makes MXNet importable on Python 3.12 (it restores numpy.bool before mxnet loads), so it
+# must be imported before any test module imports mxnet.
+import d2lutils  # noqa: E402,F401
