@@ -21,7 +21,9 @@ def is_assertion(ename):
 
 
 def assigned_before(name, sources):
-    return any(re.search(rf'^\s*{re.escape(name)}\s*(,[^=]*)?=', s, re.M) for s in sources)
+    # `name = ...` or `a, name = ...`, at the start of a line
+    pattern = rf'^\s*(\w+\s*,\s*)*{re.escape(name)}\s*(,[^=]*)?=(?!=)'
+    return any(re.search(pattern, s, re.M) for s in sources)
 
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=[p.name for p in SOLUTIONS])
