@@ -9,17 +9,18 @@
 # - As root (Docker containers, classroom VMs, cloud notebooks) JupyterLab refuses to start without
 #   --allow-root; it is added only then.
 # - JupyterLab draws a stored SVG figure only from a notebook the user trusts; an untrusted one shows
-#   "<Figure size ...>" text where the chapter talks about "the left plot". So the book's own
-#   notebooks are signed first, in the user's trust database (JUPYTER_DATA_DIR), on every start:
+#   "<Figure size ...>" text where the chapter talks about "the left plot". So the notebooks under
+#   chapters/ are signed first, in the user's trust database (JUPYTER_DATA_DIR), on every start:
 #   after a `git pull` the new versions are signed too. A notebook a student edits and saves in
 #   JupyterLab is signed by JupyterLab itself on saving, so signing it again changes nothing. What it
-#   would trust is a notebook copied over a chapter from elsewhere: keep notebooks from others outside
+#   would trust is a notebook put in chapters/ from elsewhere: keep notebooks from others outside
 #   chapters/, where they stay untrusted until you run them.
 set -eu
 cd "$(dirname "$0")/.."
 JUPYTER=${JUPYTER:-jupyter}
 
-"$JUPYTER" trust chapters/*.ipynb chapters/exercises/*.ipynb chapters/exercises/solutions/*.ipynb
+# every notebook under chapters/ (a class may hand out the book without the exercises' solutions)
+find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec "$JUPYTER" trust {} +
 
 if [ "$(id -u)" = 0 ]; then
   set -- --allow-root "$@"
