@@ -21,8 +21,10 @@ Usage:
     python benchmarks/throughput.py --sizes 28 --rounds 3
     python benchmarks/throughput.py --mxnet-variant plain   # MXNet settings before tuning
 Variants (MXNet): plain (hybridize()), static (static_alloc + static_shape, the default),
-bf16 (static + mxnet.contrib.amp bfloat16 conversion), naive (static + MXNET_ENGINE_TYPE=NaiveEngine).
-Variants (PyTorch): fp32 (the default), channels_last, bf16 (autocast + channels_last).
+bf16 (static + mxnet.contrib.amp bfloat16 conversion), naive (static + MXNET_ENGINE_TYPE=NaiveEngine),
+predict (static, forward pass only: what evaluating the test set costs).
+Variants (PyTorch): fp32 (the default), channels_last, bf16 (autocast + channels_last), predict
+(fp32, eval mode, no_grad).
 """
 import argparse
 import json
@@ -74,6 +76,8 @@ def mxnet_rate(size, batch, steps, warmup, variant, stem):
                             {'learning_rate': 0.05, 'momentum': 0.9, 'wd': 5e-4})
 
     def step():
+        if variant == 'predict':  # inference only, as evaluating the test set runs
+            return net(X)
         with autograd.record():
             l = loss(net(X), y)
         l.backward()
@@ -141,6 +145,9 @@ def torch_rate(size, batch, steps, warmup, variant, stem):
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
 
     def step():
+        if variant == 'predict':  # inference only, as evaluating the test set runs
+            with torch.no_grad():
+                return net.eval()(X)
         opt.zero_grad(set_to_none=True)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=(variant == 'bf16')):
             l = loss(net(X), y)
@@ -174,8 +181,9 @@ def main():
     parser.add_argument('--rounds', type=int, default=2,
                         help='alternating rounds; the best of each is kept')
     parser.add_argument('--mxnet-variant', default='static',
-                        choices=['plain', 'static', 'bf16', 'naive'])
-    parser.add_argument('--pytorch-variant', default='fp32', choices=['fp32', 'channels_last', 'bf16'])
+                        choices=['plain', 'static', 'bf16', 'naive', 'predict'])
+    parser.add_argument('--pytorch-variant', default='fp32',
+                        choices=['fp32', 'channels_last', 'bf16', 'predict'])
     parser.add_argument('--frameworks', nargs='+', default=['mxnet', 'pytorch'])
     parser.add_argument('--stem', help="the network's stem (default: the cpu profile's)")
     parser.add_argument('--worker', choices=['mxnet', 'pytorch'], help=argparse.SUPPRESS)
