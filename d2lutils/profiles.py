@@ -30,12 +30,12 @@ class Profile:
 
     def __str__(self):
         size = f'{self.resize}x{self.resize}' if self.resize else '28x28'
+        if self.stem != 'imagenet':
+            size += f' (ResNet-18 stem {self.stem!r})'
         train = 'all' if self.train_subset is None else f'{self.train_subset:,}'
         test = 'all' if self.test_subset is None else f'{self.test_subset:,}'
         text = (f"Profile '{self.name}' ({self.purpose}): images {size}, batch {self.batch_size}, "
                 f"lr {self.lr}, {self.num_epochs} epoch(s), train examples {train}, test examples {test}")
-        if self.stem != 'imagenet':
-            text += f"; stem {self.stem!r}"
         if (self.momentum, self.weight_decay, self.lr_schedule) != (0.0, 0.0, 'constant'):
             text += (f"; SGD momentum {self.momentum}, weight decay {self.weight_decay:g}, "
                      f"lr schedule {self.lr_schedule}")
