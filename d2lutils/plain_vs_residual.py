@@ -173,7 +173,9 @@ def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, dev
     """Train the plain and the residual network of every depth once per seed; return the ``Run``s.
 
     Every run uses the same data, epochs, batch, optimizer (SGD at ``lr``, plus
-    ``optimizer_params``) and initialization (Xavier, ``training.train``'s default). Seeding before
+    ``optimizer_params``) and initialization (Xavier, ``training.train``'s default).
+    ``optimizer_params`` is a dict, or a function that returns one: called once per run, it gives
+    every run a fresh learning-rate scheduler (a scheduler counts the updates it has seen). Seeding before
     each run makes a plain and a residual network of the same depth and seed start from the same
     weights (they have the same parameters, created in the same order) and see the same batches.
     Prints one line per run instead of ``training.train``'s line per epoch.
@@ -184,10 +186,11 @@ def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, dev
             for seed in seeds:
                 seeding.seed_everything(seed)
                 net = stacked_cnn(num_layers, residual)
+                params = optimizer_params() if callable(optimizer_params) else optimizer_params
                 start = time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()):
                     history = training.train(net, train_iter, test_iter, num_epochs, lr, device,
-                                             optimizer_params=optimizer_params, hybridize=True,
+                                             optimizer_params=params, hybridize=True,
                                              live_plot=False)
                 run = Run(num_layers, residual, seed, history, time.perf_counter() - start, net)
                 print(f'{run.name:12s} seed {seed}: training error {1 - history.train_acc[-1]:.3f}, '

@@ -174,3 +174,17 @@ def test_lesion_measures_every_removable_block_and_leaves_the_network_whole():
     plain = pvr.accuracy_without_each_block(plain_run, test_iter)
     assert [a is None for a in plain.without_block] == [False, False, True, False, True, False]
     assert plain.drops()[2] is None and plain.drops()[0] == plain.baseline - plain.without_block[0]
+
+
+def test_a_function_for_the_optimizer_settings_is_called_once_per_run():
+    train_iter, test_iter = tiny_loaders()
+    calls = []
+
+    def recipe():
+        calls.append(1)
+        return {'momentum': 0.9}
+    runs = pvr.train_side_by_side((8,), (0,), train_iter, test_iter, 2, 0.1, optimizer_params=recipe)
+    assert len(calls) == len(runs) == 2
+    plain_sgd = pvr.train_side_by_side((8,), (0,), train_iter, test_iter, 2, 0.1)
+    # momentum changes nothing in the first two updates (its state starts at 0), then it does
+    assert runs[0].history.train_loss[1] != plain_sgd[0].history.train_loss[1]
