@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -34,9 +35,9 @@ import headless_chromium
 REPO = Path(__file__).resolve().parents[1]
 LAB_SCRIPT = REPO / "book" / "lab.sh"
 JUPYTER = Path(sys.executable).parent / "jupyter"
-NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in
-                   [*REPO.glob("chapters/*.ipynb"), *REPO.glob("chapters/exercises/*.ipynb"),
-                    *REPO.glob("chapters/exercises/solutions/*.ipynb")])
+# the notebooks lab.sh signs: every one under chapters/
+NOTEBOOKS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "chapters").rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts)
 WINDOW = (1280, 800)  # a common laptop screen; JupyterLab shows its file browser beside the notebook
 SHOTS = REPO / "book" / "_build" / "screenshots"
 FIGURE_TYPES = ("image/svg+xml", "image/png", "image/jpeg")
@@ -112,7 +113,11 @@ class Lab:
         for session in self.api("sessions"):
             self.api(f"sessions/{session['id']}", method="DELETE")
         for kernel in self.api("kernels"):
-            self.api(f"kernels/{kernel['id']}", method="DELETE")
+            try:
+                self.api(f"kernels/{kernel['id']}", method="DELETE")
+            except urllib.error.HTTPError as e:
+                if e.code != 404:  # 404: it went with its session meanwhile
+                    raise
         while self.api("kernels"):
             assert time.monotonic() < deadline, f"kernels still running: {self.api('kernels')}"
             time.sleep(0.5)
@@ -269,14 +274,13 @@ def test_chapter_0_runs_in_the_page(lab, browser, tmp_path):
     code_cells = sum(c["cell_type"] == "code" for c in nb["cells"])
     click_menu(browser, "Edit", "Clear Outputs of All Cells")
     wait_for(browser, lambda s: all(p == "[ ]:" for p in s["prompts"]), "the outputs are cleared", 30)
-    log_from = len(lab.log_text())
     click_menu(browser, "Run", "Run All Cells")
     state = wait_for(browser, lambda s: all(re.fullmatch(r"\[\d+\]:", p) for p in s["prompts"]),
                      "every code cell of chapter 0 has run", 240)
     assert state["prompts"] == [f"[{i}]:" for i in range(1, code_cells + 1)], \
         f"Run All stopped or ran out of order: {state['prompts']}"
+    # JupyterLab shows an error (a traceback) as stderr too; and Run All stops at the first one
     assert not state["stderr"], f"chapter 0 wrote errors or warnings: {state['stderr']}"
-    assert "Traceback" not in lab.log_text()[log_from:], lab.log_text()[log_from:][-3000:]
     state = wait_for(browser, lambda s: len(s["figures"]) == stored_figures(nb)
                      and all(f["drawn"] for f in s["figures"]), "chapter 0's figure is drawn again", 30)
     assert (REPO / path).read_bytes() == stored, f"the test's JupyterLab saved {path}: is autosave on?"
