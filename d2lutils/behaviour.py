@@ -14,7 +14,7 @@ computes, not only by its shapes and parameter counts:
 2. When the outputs differ, ``diagnose`` names the edit. The reference is described as data (a
    ``Design``): the convolutions in data-flow order, the operations on each segment between them
    (e.g. ``('bn', 'relu')``), and what happens around the addition. The student's convolutions are
-   observed with forward hooks; the first one whose input differs from the reference's localizes the
+   observed with forward hooks (``d2lutils.walker.recording``); the first one whose input differs from the reference's localizes the
    mistake, and every single edit of that segment (``single_edits``: remove, duplicate, swap, move,
    replace an activation, insert a ReLU or BN) is evaluated in NumPy until one reproduces what the
    student's block computed.
@@ -28,6 +28,8 @@ import math
 import zlib
 
 import numpy as onp
+
+from d2lutils import walker
 
 BN_EPSILON = 1e-5  # Gluon's nn.BatchNorm default
 TOLERANCE = 1e-3   # outputs are of order 1; float32 convolutions agree to about 1e-6
@@ -87,7 +89,7 @@ def set_controlled_weights(block):
     from mxnet import np
     from mxnet.gluon import nn
     covered = set()
-    for layer in walk(block):
+    for _, layer in walker.walk(block):
         if isinstance(layer, nn.Conv2D):
             layer.weight.set_data(np.array(controlled_values(layer.weight.shape, 'weight')))
             covered.add(layer.weight.name)
@@ -100,21 +102,6 @@ def set_controlled_weights(block):
                 param.set_data(np.array(controlled_values(param.shape, kind)))
                 covered.add(param.name)
     return [p for p in block.collect_params().values() if p.name not in covered]
-
-
-def children(block):
-    """A block's direct child blocks (Gluon 1.x keeps them in ``_children``, some as weak refs)."""
-    kids = []
-    for child in block._children.values():
-        kids.append(child() if callable(child) and not hasattr(child, 'collect_params') else child)
-    return kids
-
-
-def walk(block):
-    """The block and all blocks under it, depth first, in the order they were created."""
-    yield block
-    for child in children(block):
-        yield from walk(child)
 
 
 # --------------------------------------------------------------------------- the NumPy interpreter
@@ -290,15 +277,14 @@ class Diagnosis:
 def match_convs(student_calls, reference_block, design):
     """Map each of the design's convolutions to the student's call of the convolution with the same
     weight shape (same-shaped convolutions, which hold the same controlled values, in call order).
-    Returns {conv name: (input, output) as NumPy arrays}; a convolution with no match is left out."""
+    ``student_calls``: the convolutions' ``walker.LayerCall`` rows, in the order they ran. Returns {conv name: (input, output) as NumPy arrays}; a convolution with no match is left out."""
     unused = list(student_calls)
     matched = {}
     for name, _ in design.convs:
         shape = getattr(reference_block, name).weight.shape
         for call in unused:
-            layer, inputs, output = call
-            if layer.weight.shape == shape:
-                matched[name] = (inputs.asnumpy(), output.asnumpy())
+            if call.layer.weight.shape == shape:
+                matched[name] = (call.input.asnumpy(), call.output.asnumpy())
                 unused.remove(call)
                 break
     return matched

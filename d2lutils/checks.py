@@ -36,8 +36,10 @@ not a class raises ``TypeError``. Importing this module in IPython also makes a 
 a stub's ``NotImplementedError`` directly (e.g. a network built from an unwritten function) show the
 same short note.
 
-``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``;
-``multiply_adds(net, x)`` counts the multiply-adds of a network's convolutions and dense layers.
+``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``.
+
+The checks see the layers through ``d2lutils.walker``: its ``recording`` gives every convolution's
+input, output and multiply-adds in one forward pass.
 """
 import dataclasses
 import functools
@@ -46,6 +48,8 @@ import math
 import re
 import sys
 import textwrap
+
+from d2lutils import walker
 
 BATCH, SIZE = 4, 8
 BRANCH_SHIFT = -0.5
@@ -217,15 +221,6 @@ _install_stub_note()
 
 
 # --------------------------------------------------------------------------- small helpers
-def _layers(block, kind):
-    from d2lutils.behaviour import walk
-    return [b for b in walk(block) if isinstance(b, kind)]
-
-
-def _size(shape):
-    return math.prod(shape)
-
-
 def _short(error):
     """The informative line of an exception's message (MXNet's carry a C++ traceback)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -240,22 +235,22 @@ def _count(block):
     from mxnet.gluon import nn
     from d2lutils.models import count_parameters
     total = count_parameters(block)
-    biases = sum(_size(conv.bias.shape) for conv in _layers(block, nn.Conv2D) if conv.bias is not None)
+    biases = sum(math.prod(conv.bias.shape) for conv in walker.layers(block, nn.Conv2D)
+                 if conv.bias is not None)
     return total, biases
 
 
 def _describe_layers(block):
     """One line per layer with parameters, e.g. 'Conv2D 1x1, 8->4, stride 2: 32 weights'."""
     from mxnet.gluon import nn
-    from d2lutils.behaviour import walk
     lines = []
-    for layer in walk(block):
+    for _, layer in walker.walk(block):
         if isinstance(layer, nn.Conv2D):
             out_c, in_c, kh, kw = layer.weight.shape
             stride = layer._kwargs['stride'][0]
             bias = ' + bias' if layer.bias is not None else ''
             lines.append(f'Conv2D {kh}x{kw}, {in_c}->{out_c}, stride {stride}: '
-                         f'{_size(layer.weight.shape):,} weights{bias}')
+                         f'{math.prod(layer.weight.shape):,} weights{bias}')
         elif isinstance(layer, nn.BatchNorm):
             lines.append(f'BatchNorm over {layer.gamma.shape[0]} channels: '
                          f'{2 * layer.gamma.shape[0]:,} (gamma, beta)')
@@ -264,52 +259,11 @@ def _describe_layers(block):
     return lines
 
 
-class _ConvRecorder:
-    """Records, for every nn.Conv2D and nn.Dense call under a block: the layer, its input and output.
-
-    Hooks see only blocks that run in Python, so the checks run blocks un-hybridized."""
-
-    def __init__(self, block):
-        from mxnet.gluon import nn
-        from d2lutils.behaviour import walk
-        self.calls, self.handles = [], []
-        for layer in walk(block):
-            if isinstance(layer, (nn.Conv2D, nn.Dense)):
-                self.handles.append(layer.register_forward_hook(self._hook))
-
-    def _hook(self, layer, inputs, output):
-        self.calls.append((layer, inputs[0], output))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for handle in self.handles:
-            handle.detach()
-
-
-def _macs(calls):
-    """Multiply-adds of recorded convolution / dense calls, per example."""
+def _convolutions_and_dense(record):
+    """The calls of nn.Conv2D and nn.Dense layers in a ``walker.Recording``: what the checks compare
+    (hooks see only blocks that run in Python, so the checks run blocks un-hybridized)."""
     from mxnet.gluon import nn
-    total = 0
-    for layer, _, output in calls:
-        if isinstance(layer, nn.Conv2D):
-            out_c, in_per_group, kh, kw = layer.weight.shape
-            total += _size(output.shape[1:]) * in_per_group * kh * kw
-        else:
-            total += _size(layer.weight.shape)
-    return total
-
-
-def multiply_adds(net, x):
-    """Multiply-adds per example of ``net``'s convolutions and dense layers on input ``x``.
-
-    Runs ``net`` once (not hybridized: hooks see only blocks that run in Python). Batch norm, ReLU,
-    pooling and additions are left out, as in the paper's Table 1.
-    """
-    with _ConvRecorder(net) as rec:
-        net(x)
-    return _macs(rec.calls)
+    return record.of(nn.Conv2D, nn.Dense)
 
 
 # --------------------------------------------------------------------------- the steps of a check
@@ -397,7 +351,7 @@ def _forward(block, x, training=True):
 
 def _run(block, x, where, hint, setting=None):
     """Forward in training mode, recording the convolutions; a crash becomes a message."""
-    with _ConvRecorder(block) as rec:
+    with walker.recording(block) as record:
         try:
             y = _forward(block, x)
         except NotImplementedError as e:
@@ -407,7 +361,7 @@ def _run(block, x, where, hint, setting=None):
                         else 'the branch and the shortcut have different shapes: they cannot '
                              'be added')
             _fail(headline, where, got=_short(e), hint=_shape_hint(e, setting) or hint)
-    return y, rec.calls
+    return y, _convolutions_and_dense(record)
 
 
 def _shape_hint(error, setting):
@@ -525,7 +479,7 @@ def _check_behaviour(block, reference, design, x, where, reference_name):
         outputs, calls = [], []
         for b in (block, reference):
             behaviour.set_controlled_weights(b)
-            with _ConvRecorder(b) as rec:
+            with walker.recording(b) as record:
                 try:
                     outputs.append(_forward(b, x, training).asnumpy())
                 except Exception as e:
@@ -533,12 +487,12 @@ def _check_behaviour(block, reference, design, x, where, reference_name):
                           f'raised {type(e).__name__}', where, got=_short(e),
                           hint='the block must run in both modes (autograd.train_mode and '
                                'predict_mode).')
-            calls.append(rec.calls)
+            calls.append(_convolutions_and_dense(record))
         if behaviour.close(*outputs):
             continue
-        reference_io = {name: (inputs.asnumpy(), output.asnumpy())
-                        for layer, inputs, output in calls[1] for name, _ in design.convs
-                        if layer is getattr(reference, name)}
+        reference_io = {name: (call.input.asnumpy(), call.output.asnumpy())
+                        for call in calls[1] for name, _ in design.convs
+                        if call.layer is getattr(reference, name)}
         student_io = behaviour.match_convs(calls[0], reference, design)
         found = behaviour.diagnose(design, xs, reference_io, student_io, outputs[0], training)
         _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
@@ -549,11 +503,11 @@ def _set_branch_constant(block):
     """Zero every convolution (weights and bias) and set every batch norm's beta to BRANCH_SHIFT."""
     from mxnet import np
     from mxnet.gluon import nn
-    for conv in _layers(block, nn.Conv2D):
+    for conv in walker.layers(block, nn.Conv2D):
         for param in (conv.weight, conv.bias):
             if param is not None:
                 param.set_data(np.zeros(param.shape))
-    for bn in _layers(block, nn.BatchNorm):
+    for bn in walker.layers(block, nn.BatchNorm):
         bn.gamma.set_data(np.ones(bn.gamma.shape))
         bn.beta.set_data(np.full(bn.beta.shape, BRANCH_SHIFT))
 
@@ -599,16 +553,6 @@ def _report(check_name, name, reference, lines, checked):
 
 
 # --------------------------------------------------------------------------- the two checks
-def bottleneck_macs(in_channels, num_channels, size, strides, stride_on):
-    """Multiply-adds per example of a bottleneck block with the stride on 'conv1' or on 'conv3x3'."""
-    inner, out = num_channels // 4, -(-size // strides)
-    first = out if stride_on == 'conv1' else size
-    macs = first * first * inner * in_channels + out * out * (9 * inner * inner + num_channels * inner)
-    if in_channels != num_channels or strides != 1:
-        macs += out * out * num_channels * in_channels
-    return macs
-
-
 def _bottleneck_v15():
     """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
     a block with its stride there is compared with."""
@@ -659,24 +603,27 @@ def check_bottleneck(cls):
     for setting in SETTINGS:
         where, x, block, y, calls, ref_calls, total, biases = _common_checks(
             cls, models.Bottleneck, setting, name, 'followed by batch norm.')
-        macs, options = _macs(calls), {}
-        for stride_on in ('conv1', 'conv3x3'):
-            options[bottleneck_macs(setting.in_channels, setting.num_channels, SIZE,
-                                    setting.strides, stride_on)] = stride_on
+        # Where the stride is shows in the multiply-adds: those of the reference (stride on the
+        # first 1x1 convolution) and of its "ResNet v1.5" variant (stride on the 3x3), as run.
+        v15_reference = _build(_bottleneck_v15(), setting, 'reference')
+        v15_calls = _run(v15_reference, x, 'reference', '')[1]
+        macs, ref_macs, v15_macs = (walker.macs_per_example(c)
+                                    for c in (calls, ref_calls, v15_calls))
+        options = {ref_macs: 'conv1', v15_macs: 'conv3x3'}
         if macs not in options:
             wasted = ('; a stride on the last 1x1 convolution (or after it) makes the 3x3 run at '
                       'full resolution and throws away three quarters of its outputs'
                       if setting.strides > 1 else '')
             _fail('the convolutions cost the wrong number of multiply-adds', where,
-                  f'{_macs(ref_calls):,} multiply-adds per example (stride on the first 1x1 '
-                  f'convolution, the reference) or {max(options):,} (stride on the 3x3, '
+                  f'{ref_macs:,} multiply-adds per example (stride on the first 1x1 '
+                  f'convolution, the reference) or {v15_macs:,} (stride on the 3x3, '
                   '"ResNet v1.5")', f'{macs:,}',
                   f'inner width num_channels // 4 = {setting.num_channels // 4}; 1x1 reduce, 3x3, '
                   f'1x1 expand{wasted}.')
         stride_on_3x3 = setting.strides > 1 and options[macs] == 'conv3x3'
         v15 = v15 or stride_on_3x3
-        reference_cls = _bottleneck_v15() if stride_on_3x3 else models.Bottleneck
-        reference = _build(reference_cls, setting, 'reference')
+        reference = v15_reference if stride_on_3x3 else _build(models.Bottleneck, setting,
+                                                               'reference')
         _run(reference, x, 'reference', '')
         _check_behaviour(block, reference, behaviour.bottleneck_design(setting.use_1x1conv), x,
                          where, 'the reference' + (', stride on the 3x3' if stride_on_3x3 else ''))
@@ -717,9 +664,9 @@ def check_preact(cls):
         _run(reference, x, 'reference', '')
         _check_behaviour(block, reference, behaviour.preact_design(setting.use_1x1conv), x, where,
                          'the reference')
-        for layer, conv_input, _ in calls:
-            if float(conv_input.min()) < 0:
-                k = layer.weight.shape[2]
+        for call in calls:
+            if float(call.input.min()) < 0:
+                k = call.layer.weight.shape[2]
                 what = ('the projection reads the raw input x; in ResNet v2 it reads the '
                         'pre-activated input relu(bn1(x)), like the first 3x3 convolution'
                         if k == 1 else 'a convolution must come after BN and ReLU, not before')

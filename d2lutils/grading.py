@@ -217,18 +217,34 @@ def teacher_imports(teacher):
 GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})
 
 
-def trusted_modules():
-    """[(module name, file, SHA-256)] the guard reloads: the d2lutils modules checks.py imports
-    (the reference blocks live in d2lutils.models), then checks itself."""
+def _package_imports(name):
+    """The d2lutils modules (files in the package) that module ``name`` imports, anywhere in it."""
     names = set()
-    for node in ast.walk(ast.parse(CHECKS_PY.read_text())):
+    for node in ast.walk(ast.parse((PACKAGE / f'{name}.py').read_text())):
         if isinstance(node, ast.ImportFrom) and node.module == 'd2lutils':
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('d2lutils.'):
             names.add(node.module.split('.')[1])
-    names = sorted(n for n in names if (PACKAGE / f'{n}.py').exists()) + ['checks']
+    return sorted(n for n in names if (PACKAGE / f'{n}.py').exists())
+
+
+def trusted_modules():
+    """[(module name, file, SHA-256)] the guard reloads: the d2lutils modules checks.py imports,
+    directly or through each other (the reference blocks live in d2lutils.models, the layer walk in
+    d2lutils.walker), then checks itself. A module comes after every module it imports, so that a
+    module-level ``from d2lutils import walker`` binds the reloaded walker, not the kernel's."""
+    order, started = [], set()
+
+    def visit(name):
+        if name not in started:  # the package has no import cycles; this stops one if it grows one
+            started.add(name)
+            for imported in _package_imports(name):
+                visit(imported)
+            order.append(name)
+
+    visit(CHECKS_PY.stem)
     return [(f'd2lutils.{name}', str(PACKAGE / f'{name}.py'),
-             hashlib.sha256((PACKAGE / f'{name}.py').read_bytes()).hexdigest()) for name in names]
+             hashlib.sha256((PACKAGE / f'{name}.py').read_bytes()).hexdigest()) for name in order]
 
 
 GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})

@@ -17,23 +17,29 @@ intermediate result. So ``trace`` needs no initialized weights and no forward pa
 forward hooks, and needs an initialized, non-hybridized network.) Each row of the trace is one
 operation of the graph: a layer (convolution, batch norm, ReLU, pooling, dense) or an addition of a
 residual block, named by its place in the network, e.g. ``4.1.conv2`` is ``conv2`` of block 1 of
-``net[4]``. A block that runs twice (the ReLU of a residual block) has a row per call. A network
-that is not a HybridBlock is traced by running it once with forward hooks instead.
+``net[4]`` (the paths of ``walker.walk``). A block that runs twice (the ReLU of a residual block)
+has a row per call. A network that is not a HybridBlock is traced by running it once with forward
+hooks instead (``walker.recording``).
 
-What counts as a multiply-add: a convolution's output elements times ``in_channels / groups`` times
-the kernel area; a dense layer's inputs times outputs. Batch norm, ReLU, pooling and additions
-count 0 (they are a few operations per element, well under 1% of a ResNet's total), and so do
-biases. Counted this way, the five ResNets come within 2% of the paper's Table 1.
+What counts as a multiply-add (``walker.layer_macs``, the one rule the trace, the hooks and the
+exercise checks share): a convolution's output elements times ``in_channels / groups`` times the
+kernel area; a dense layer's inputs times outputs. Batch norm, ReLU, pooling and additions count 0
+(they are a few operations per element, well under 1% of a ResNet's total), and so do biases.
+Counted this way, the five ResNets come within 2% of the paper's Table 1.
 """
 import ast
+import copy
 import dataclasses
 import json
-import resource
+import math
 import time
 
 import mxnet as mx
-from mxnet import gluon
+from mxnet import autograd, gluon, np
 from mxnet.util import is_np_array
+
+from d2lutils import walker
+from d2lutils.models import named_parameters
 
 BYTES_PER_FLOAT32 = 4
 
@@ -62,23 +68,11 @@ def _one_sample(input_shape):
     raise ValueError(f'expected an image shape (C, H, W) or (N, C, H, W), got {input_shape}')
 
 
-def _prod(shape):
-    total = 1
-    for dim in shape:
-        total *= int(dim)
-    return total
-
-
 def _layer_paths(net):
     """Map each block's name prefix (what MXNet names its graph nodes after) to its path in net."""
     paths = {}
-
-    def walk(block, path):
+    for path, block in walker.walk(net):
         paths.setdefault(block.prefix, path)
-        for child_name, child in block._children.items():
-            walk(child, f'{path}.{child_name}' if path else child_name)
-
-    walk(net, '')
     return paths
 
 
@@ -117,24 +111,32 @@ def _graph(net, input_shape):
 
 
 def _macs(node, shapes, output_shape):
-    op = node['op']
-    if op == 'Convolution':
-        kernel = ast.literal_eval(node["attrs"]["kernel"])  # e.g. "(3, 3)"
-        groups = int(node['attrs'].get('num_group', '1'))
-        in_channels = shapes[node['inputs'][0][0]][1]
-        return _prod(output_shape) * (in_channels // groups) * _prod(kernel)
-    if op == 'FullyConnected':
-        in_features = _prod(shapes[node['inputs'][0][0]][1:])
-        return _prod(output_shape) * in_features
-    return 0
+    """A graph node's multiply-adds (``walker.layer_macs``, the rule the hooks use too)."""
+    if node['op'] not in ('Convolution', 'FullyConnected'):
+        return 0
+    attrs = node['attrs']
+    kernel = ast.literal_eval(attrs['kernel']) if 'kernel' in attrs else ()  # e.g. "(3, 3)"
+    return walker.layer_macs(node['op'], shapes[node['inputs'][0][0]], output_shape, kernel,
+                             int(attrs.get('num_group', '1')))
 
 
 def trace(net, input_shape):
-    """Trace ``net`` on an input of ``input_shape`` (N, C, H, W): a list of ``LayerInfo``.
+    """Trace ``net`` on one input, operation by operation. Used in chapter 4.
 
-    The network need not be initialized (shapes come from shape inference, see the module
-    docstring), and it is not changed. The first row is the input itself. A network that is not a
-    HybridBlock is traced by running it instead (see ``_trace_by_forward``).
+    Parameters
+    ----------
+    net : gluon.Block
+        The network. It need not be initialized (shapes come from shape inference, see the module
+        docstring), and it is not changed. A network that is not a HybridBlock is traced by running
+        it instead (see ``_trace_by_forward``).
+    input_shape : tuple of int
+        The input's shape (N, C, H, W); the rows' shapes, multiply-adds and bytes are for this
+        batch.
+
+    Returns
+    -------
+    list of LayerInfo
+        One row per operation, in the order they run; the first row is the input itself.
     """
     if not isinstance(net, gluon.HybridBlock):
         return _trace_by_forward(net, input_shape)
@@ -147,81 +149,82 @@ def trace(net, input_shape):
         if node['op'] == 'null':
             if node['name'] == 'data':
                 rows.append(LayerInfo('input', 'input', shape, 0, 0,
-                                      _prod(shape) * BYTES_PER_FLOAT32))
+                                      math.prod(shape) * BYTES_PER_FLOAT32))
             continue
         trainable = 0
         for src, _, _ in node['inputs']:
             param = params.get(nodes[src]['name'])
             if nodes[src]['op'] == 'null' and param is not None and param.grad_req != 'null':
-                trainable += _prod(shapes[src])
+                trainable += math.prod(shapes[src])
         kind = 'add' if node['op'] in ('_npi_add', 'elemwise_add', '_plus', 'broadcast_add') \
             else node['op']
         rows.append(LayerInfo(_node_name(node['name'], paths), kind, shape, trainable,
-                              _macs(node, shapes, shape), _prod(shape) * BYTES_PER_FLOAT32))
+                              _macs(node, shapes, shape), math.prod(shape) * BYTES_PER_FLOAT32))
     return rows
 
 
-_BLOCK_KINDS = {'Conv2D': 'Convolution', 'Dense': 'FullyConnected', 'MaxPool2D': 'Pooling',
-                'AvgPool2D': 'Pooling', 'GlobalAvgPool2D': 'Pooling', 'GlobalMaxPool2D': 'Pooling'}
-
-
 def _trace_by_forward(net, input_shape):
-    """Trace a (non-hybrid) ``Block`` with forward hooks on its leaf blocks and one forward pass.
+    """Trace a (non-hybrid) ``Block`` with one forward pass, recording its leaf blocks' calls
+    (``walker.recording``).
 
     Runs on a copy when ``net`` has uninitialized parameters, so ``net`` itself stays as it was.
     What happens outside child blocks (a ``+`` or an ``npx.relu`` in ``forward``) is invisible to
     hooks, so, unlike the symbolic trace, this one has no rows for it: its activation bytes are an
     underestimate for such networks.
     """
-    import copy
-    from mxnet import np as mnp
     if any(p._data is None for p in net.collect_params().values()):
         net = copy.deepcopy(net)
         net.initialize()
-    paths = {}
-
-    def walk(block, path):
-        paths[id(block)] = path
-        for child_name, child in block._children.items():
-            walk(child, f'{path}.{child_name}' if path else child_name)
-    walk(net, '')
+    zeros = np.zeros if is_np_array() else mx.nd.zeros
+    with walker.recording(net) as record:
+        net(zeros(tuple(input_shape)))
     rows = [LayerInfo('input', 'input', tuple(input_shape), 0, 0,
-                      _prod(input_shape) * BYTES_PER_FLOAT32)]
-    handles = []
-
-    def record(block, inputs, output):
-        in_shape, out_shape = tuple(inputs[0].shape), tuple(output.shape)
-        kind = _BLOCK_KINDS.get(type(block).__name__, type(block).__name__)
-        params = sum(_prod(p.shape) for p in block.params.values() if p.grad_req != 'null')
-        macs = 0
-        if kind == 'Convolution':
-            kernel, groups = block._kwargs['kernel'], block._kwargs.get('num_group', 1)
-            macs = _prod(out_shape) * (in_shape[1] // groups) * _prod(kernel)
-        elif kind == 'FullyConnected':
-            macs = _prod(out_shape) * _prod(in_shape[1:])
-        rows.append(LayerInfo(paths.get(id(block), type(block).__name__), kind, out_shape, params,
-                              macs, _prod(out_shape) * BYTES_PER_FLOAT32))
-
-    def hook(block):
-        if not block._children:
-            handles.append(block.register_forward_hook(record))
-    net.apply(hook)
-    try:
-        net(mnp.zeros(tuple(input_shape)) if is_np_array() else mx.nd.zeros(tuple(input_shape)))
-    finally:
-        for handle in handles:
-            handle.detach()
+                      math.prod(input_shape) * BYTES_PER_FLOAT32)]
+    for call in record.calls:
+        rows.append(LayerInfo(call.path, call.kind, call.output_shape, call.params, call.macs,
+                              math.prod(call.output_shape) * BYTES_PER_FLOAT32))
     return rows
 
 
 def trace_table(net, input_shape):
-    """``trace`` as a pandas DataFrame, one row per operation."""
+    """``trace`` as a pandas DataFrame, one row per operation. Used in chapter 4.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network, as for ``trace``.
+    input_shape : tuple of int
+        The input's shape (N, C, H, W).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``LayerInfo``: name, kind, output_shape, params, macs, output_bytes.
+    """
     import pandas as pd
     return pd.DataFrame([row.as_dict() for row in trace(net, input_shape)])
 
 
 def count_macs(net, input_shape):
-    """Multiply-adds for ONE sample of ``input_shape`` ((C, H, W) or (N, C, H, W); N is ignored)."""
+    """Multiply-adds of ``net``'s convolutions and dense layers for ONE sample. Used in chapters
+    1, 4 and 5.
+
+    The package's one multiply-add count: the rule is ``walker.layer_macs``; a HybridBlock is
+    counted from its graph (no forward pass, no initialized weights), any other block by running
+    it once with forward hooks (``walker.recording``).
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it may be uninitialized and is not changed.
+    input_shape : tuple of int
+        One sample's shape (C, H, W), or (N, C, H, W) with N ignored.
+
+    Returns
+    -------
+    int
+        Multiply-adds per sample, the unit of the ResNet paper's "FLOPs" (Table 1).
+    """
     return sum(row.macs for row in trace(net, _one_sample(input_shape)))
 
 
@@ -237,7 +240,21 @@ def activation_bytes(net, input_shape):
 
 
 def parameter_counts(net, input_shape):
-    """(trainable, other) scalars in ``net``'s parameters; other = batch norm running statistics."""
+    """Scalars in ``net``'s parameters, trainable and not. Used in chapter 4.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it may be uninitialized (shapes come from shape inference) and is not changed.
+    input_shape : tuple of int
+        One sample's shape (C, H, W), or (N, C, H, W) with N ignored; it fixes the deferred shapes.
+
+    Returns
+    -------
+    (int, int)
+        ``(trainable, other)``: other is batch norm's running mean and variance, which no gradient
+        updates.
+    """
     if not isinstance(net, gluon.HybridBlock):
         rows = trace(net, _one_sample(input_shape))
         trainable = sum(row.params for row in rows)
@@ -252,9 +269,9 @@ def parameter_counts(net, input_shape):
             continue
         seen.add(node['name'])
         if param.grad_req == 'null':
-            other += _prod(shapes[i])
+            other += math.prod(shapes[i])
         else:
-            trainable += _prod(shapes[i])
+            trainable += math.prod(shapes[i])
     return trainable, other
 
 
@@ -264,14 +281,31 @@ def _untrained_after_trace(net, rows):
 
 
 def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
-    """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``.
+    """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``. Used in
+    chapter 4.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it may be uninitialized and is not changed.
+    input_shape : tuple of int
+        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
+    batch_size : int
+        Images per step.
+    optimizer_states : int
+        Copies of the trainable parameters the optimizer keeps: 0 for plain SGD (the book's
+        default), 1 for SGD with momentum, 2 for Adam.
+
+    Returns
+    -------
+    dict
+        Bytes for ``weights``, ``gradients``, ``optimizer`` and ``activations``.
 
     Assumptions (float32 everywhere):
 
     - ``weights``: every parameter, trainable or not (running statistics included);
     - ``gradients``: one gradient per trainable parameter;
-    - ``optimizer``: ``optimizer_states`` copies of the trainable parameters: 0 for plain SGD (the
-      book's default), 1 for SGD with momentum, 2 for Adam;
+    - ``optimizer``: ``optimizer_states`` copies of the trainable parameters;
     - ``activations``: ``activation_bytes`` per sample times the batch size, kept from the forward
       pass for the backward pass. The gradients with respect to activations are not counted: the
       backward pass frees them layer by layer, so only a few exist at a time.
@@ -289,10 +323,24 @@ def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
 
 
 def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
-    """Estimated bytes for one training step; the sum of ``training_memory_breakdown``.
+    """Estimated bytes for one training step: the sum of ``training_memory_breakdown``. Used in
+    chapters 4 and 5.
 
-    ``input_shape`` is one image's shape (C, H, W), or (N, C, H, W) with N ignored. ``net`` may be
-    uninitialized; it is not changed.
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it may be uninitialized and is not changed.
+    input_shape : tuple of int
+        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
+    batch_size : int
+        Images per step.
+    optimizer_states : int
+        As in ``training_memory_breakdown`` (0: plain SGD).
+
+    Returns
+    -------
+    int
+        Bytes.
     """
     return sum(training_memory_breakdown(net, input_shape, batch_size, optimizer_states).values())
 
@@ -317,22 +365,38 @@ def _reset_peak_rss():
 
 def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
     """Run ``num_steps`` training steps on random data and report the peak memory they added.
+    Used in chapter 4.
 
-    Linux only: it reads the process's resident memory from ``/proc/self/status``. ``net`` must be
-    initialized; a first forward pass (outside the measurement) fixes deferred shapes and warms
-    MXNet's operators up. Then the peak resident set size is reset, the steps run (forward, loss,
-    backward, plain SGD update) and the result is the peak minus the resident size just before.
-    The weights and their gradient buffers (Gluon allocates both when it initializes a parameter)
-    existed before, so they are not in it; activations, the loss, scratch space and everything else
-    MXNet allocates during the steps are.
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized network.
+    input_shape : tuple of int
+        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
+    batch_size : int
+        Images per step.
+    num_steps : int
+        Steps measured (after one warm-up forward pass).
+    ctx : mxnet.Context, optional
+        Where the random data goes; the CPU by default.
+
+    Returns
+    -------
+    dict
+        ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak could
+        not be reset, so the number may include an older peak) and ``seconds`` per step.
+
+    Linux only: it reads the process's resident memory from ``/proc/self/status``. The first
+    forward pass (outside the measurement) fixes deferred shapes and warms MXNet's operators up.
+    Then the peak resident set size is reset, the steps run (forward, loss, backward, plain SGD
+    update) and the result is the peak minus the resident size just before. The weights and their
+    gradient buffers (Gluon allocates both when it initializes a parameter) existed before, so they
+    are not in it; activations, the loss, scratch space and everything else MXNet allocates during
+    the steps are.
 
     The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
     do move (training-mode forward passes update them).
-
-    Returns a dict: ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak
-    could not be reset, so the number may include an older peak) and ``seconds`` per step.
     """
-    from mxnet import autograd, np
     ctx = ctx or mx.cpu()
     shape = (batch_size,) + _one_sample(input_shape)[1:]
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -358,7 +422,25 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
 
 
 def zero_gradients(net, X, y):
-    """``{parameter path: (scalars whose gradient is exactly 0, scalars)}`` after one backward pass.
+    """How many scalars of each parameter get a gradient of exactly 0 from one backward pass.
+    Used in chapters 4 and 5.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized network.
+    X : mxnet.np.ndarray
+        A batch of at least two images: a batch norm over a 1x1 map of one image normalizes a single
+        value to 0, so its scale would get no gradient for a reason that has nothing to do with the
+        network.
+    y : mxnet.np.ndarray
+        Their labels.
+
+    Returns
+    -------
+    dict
+        ``{parameter path: (scalars whose gradient is exactly 0, scalars)}``, with the paths of
+        ``models.named_parameters`` (e.g. ``'7.1.conv2.weight'``).
 
     Runs what one training step computes before the update: ``net(X)`` in training mode, the softmax
     cross-entropy against the labels ``y``, and its gradient with respect to every trainable
@@ -368,14 +450,9 @@ def zero_gradients(net, X, y):
     (a ReLU that happens to be inactive everywhere in this batch); a second input size or batch
     shows which are which.
 
-    ``net`` must be initialized. ``X`` must hold at least two images: a batch norm over a 1x1 map
-    of one image normalizes a single value to 0, so its scale would get no gradient for a reason
-    that has nothing to do with the network. Side effects: the parameters' gradient buffers are overwritten, and batch norm's running
+    Side effects: the parameters' gradient buffers are overwritten, and batch norm's running
     statistics take one step, as in any training-mode forward pass; the weights are not changed.
-    Paths are those of ``models.named_parameters`` (e.g. ``'7.1.conv2.weight'``).
     """
-    from mxnet import autograd
-    from d2lutils.models import named_parameters
     if X.shape[0] < 2:
         raise ValueError(f'X holds {X.shape[0]} image(s); batch norm needs at least 2 per batch '
                          'for every parameter to get a gradient: pass a larger batch')
@@ -395,13 +472,20 @@ def zero_gradients(net, X, y):
     return counts
 
 
-def max_rss_bytes():
-    """Peak resident memory of this process so far (``getrusage``; kilobytes on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def format_bytes(n):
-    """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS."""
+    """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS. Used in chapters 4
+    and 5.
+
+    Parameters
+    ----------
+    n : int or float
+        A number of bytes.
+
+    Returns
+    -------
+    str
+        Whole bytes below 1 KiB, else one decimal in KiB, MiB or GiB.
+    """
     for unit in ('B', 'KiB', 'MiB', 'GiB'):
         if abs(n) < 1024 or unit == 'GiB':
             return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
@@ -410,5 +494,4 @@ def format_bytes(n):
 
 __all__ = ['LayerInfo', 'trace', 'trace_table', 'count_macs', 'activation_bytes',
            'parameter_counts', 'training_memory_breakdown', 'estimate_training_memory',
-           'measure_training_step_memory', 'zero_gradients', 'max_rss_bytes',
-           'format_bytes']
+           'measure_training_step_memory', 'zero_gradients', 'format_bytes']

@@ -27,6 +27,8 @@ a ReLU (it has no parameters); being a child block, it shows up in ``net.summary
 The blocks use only child blocks and ``+``, so they run both in NumPy mode (``npx.set_np()``) and in
 MXNet's legacy NDArray mode, hybridized or not.
 """
+import math
+
 from mxnet.gluon import nn
 
 # Blocks per stage for each depth: 18 to 152 from the CVPR paper's Table 1. ResNet-200 is the ECCV
@@ -73,6 +75,18 @@ class Residual(nn.HybridBlock):
     ``use_1x1conv``: then a 1x1 convolution with the same ``strides`` and a batch norm (``conv3``,
     ``bn3``; the paper's projection shortcut, option B) make ``x`` the shape of ``F(x)``. The sum is
     taken before the last ReLU, so the block adds to its input rather than replacing it.
+
+    Shown in chapter 3, which builds it cell by cell (``tests/test_ch34_agree.py`` proves the
+    chapter's copy and this one compute the same); used by ``resnet`` for ResNet-18/34.
+
+    Parameters
+    ----------
+    num_channels : int
+        Output channels of the block.
+    use_1x1conv : bool
+        Project the shortcut with a 1x1 convolution and a batch norm (when the shape changes).
+    strides : int
+        Stride of the block; 2 halves height and width.
     """
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -115,6 +129,17 @@ class Bottleneck(nn.HybridBlock):
 
     With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` and a batch norm
     (``conv4``, ``bn4``), as the first block of every stage needs: its width or resolution changes.
+
+    Used in chapter 3 and the bottleneck exercise (the reference its check compares with).
+
+    Parameters
+    ----------
+    num_channels : int
+        Output channels of the block (the inner 3x3 convolution is a quarter as wide).
+    use_1x1conv : bool
+        Project the shortcut with a 1x1 convolution and a batch norm (when the shape changes).
+    strides : int
+        Stride of the block; 2 halves height and width.
     """
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -152,6 +177,17 @@ class PreActResidual(nn.HybridBlock):
     With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` (``conv3``, no batch
     norm after it) applied to the pre-activated input ``relu(bn1(x))``, as in the authors' code and
     MXNet's model zoo v2; the identity shortcut takes the raw ``x``.
+
+    Used in chapter 3 and the pre-activation exercise (the reference its check compares with).
+
+    Parameters
+    ----------
+    num_channels : int
+        Output channels of the block.
+    use_1x1conv : bool
+        Project the shortcut with a 1x1 convolution (no batch norm) (needed when the shape changes).
+    strides : int
+        Stride of the block; 2 halves height and width.
     """
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -189,6 +225,17 @@ class PreActBottleneck(nn.HybridBlock):
     ECCV paper's CIFAR ResNet-164/1001, whose experiments were run in Caffe) puts it on the first
     1x1 convolution instead, as the v1 ``Bottleneck`` does (see its docstring). The parameter
     counts are the same either way: a stride changes no weight shape.
+
+    Used in chapter 3.
+
+    Parameters
+    ----------
+    num_channels : int
+        Output channels of the block (the inner 3x3 convolution is a quarter as wide).
+    use_1x1conv : bool
+        Project the shortcut with a 1x1 convolution (no batch norm) (needed when the shape changes).
+    strides : int
+        Stride of the block; 2 halves height and width.
     """
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -232,6 +279,26 @@ def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_chan
     projection only when ``num_channels`` differs from the stem's ``in_channels`` (64): never for
     basic blocks, always for bottlenecks (64 -> 256). The other blocks keep the shape and add the
     identity.
+
+    Shown in chapter 4, for basic blocks (``tests/test_ch34_agree.py`` proves the chapter's
+    ``resnet_stage`` and ``resnet18`` build what ``resnet(18)`` builds).
+
+    Parameters
+    ----------
+    block_cls : type
+        The block class, e.g. ``Residual`` or ``Bottleneck``.
+    num_channels : int
+        Output channels of every block of the stage.
+    num_blocks : int
+        Blocks in the stage.
+    first_stage : bool
+        The stage right after the stem (stride 1) rather than a later one (stride 2).
+    in_channels : int
+        Channels the stage receives; only the first stage's matters (the stem's width).
+
+    Returns
+    -------
+    nn.HybridSequential
     """
     strides = 1 if first_stage else 2
     project = not first_stage or num_channels != in_channels
@@ -286,27 +353,41 @@ def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
 
 
 def count_parameters(net, trainable_only=True):
-    """Number of scalars in ``net``'s parameters (the net must have run once, to fix every shape).
+    """Number of scalars in ``net``'s parameters. Used in chapters 3, 4 and 5 and both exercises.
 
-    ``trainable_only`` (default) leaves out parameters no gradient updates (``grad_req == 'null'``):
-    batch norm's running mean and variance, which a forward pass in training mode averages but no
-    optimizer touches. This is the count papers report.
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it must have run once, to fix every shape (``inspection.parameter_counts``
+        counts an uninitialized one).
+    trainable_only : bool
+        Leave out parameters no gradient updates (``grad_req == 'null'``): batch norm's running mean
+        and variance, which a forward pass in training mode averages but no optimizer touches. This
+        (the default) is the count papers report.
+
+    Returns
+    -------
+    int
     """
-    total = 0
-    for param in net.collect_params().values():
-        if trainable_only and param.grad_req == 'null':
-            continue
-        size = 1
-        for dim in param.shape:
-            size *= dim
-        total += size
-    return total
+    return sum(math.prod(param.shape) for param in net.collect_params().values()
+               if not (trainable_only and param.grad_req == 'null'))
 
 
 def named_parameters(net, trainable_only=True):
-    """``[(path, Parameter)]`` with paths a reader can follow, e.g. ``'conv3.weight'`` or
-    ``'4.0.bn1.gamma'``, instead of MXNet's global names (``conv57_weight``), which depend on how
-    many layers the process has created before. ``trainable_only`` as in ``count_parameters``.
+    """The parameters with paths a reader can follow. Used in chapters 3, 4 and 5.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network.
+    trainable_only : bool
+        As in ``count_parameters``.
+
+    Returns
+    -------
+    list of (str, gluon.Parameter)
+        Paths such as ``'conv3.weight'`` or ``'4.0.bn1.gamma'``, instead of MXNet's global names
+        (``conv57_weight``), which depend on how many layers the process has created before.
     """
     params = net._collect_params_with_prefix()  # the names save_parameters uses
     return [(name, p) for name, p in params.items()

@@ -13,7 +13,7 @@ import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
 
-from d2lutils import checks, models
+from d2lutils import checks, inspection, models, walker
 
 npx.set_np()
 
@@ -267,15 +267,32 @@ def test_bottleneck_v15_stride_on_3x3_is_accepted_with_a_note(capsys):
     assert 'ResNet v1.5' in capsys.readouterr().out
 
 
+def bottleneck_macs(in_channels, num_channels, size, strides, stride_on):
+    """Multiply-adds per example of a bottleneck block with the stride on 'conv1' or on 'conv3x3',
+    counted by hand: 1x1 reduce, 3x3, 1x1 expand, and the 1x1 projection when there is one."""
+    inner, out = num_channels // 4, -(-size // strides)
+    first = out if stride_on == 'conv1' else size
+    macs = first * first * inner * in_channels + out * out * (9 * inner * inner + num_channels * inner)
+    if in_channels != num_channels or strides != 1:
+        macs += out * out * num_channels * in_channels
+    return macs
+
+
 def test_the_check_knows_where_the_reference_puts_the_stride():
-    """The check's multiply-add formula agrees with the library's reference block."""
+    """The references the check measures the stride against cost what a hand count says: the
+    library's block (stride on the first 1x1) and the check's "ResNet v1.5" variant (on the 3x3)."""
     from mxnet import np
     for s in checks.SETTINGS:
-        block = models.Bottleneck(s.num_channels, s.use_1x1conv, s.strides)
-        block.initialize()
-        macs = checks.multiply_adds(block, np.zeros(s.input_shape))
-        assert macs == checks.bottleneck_macs(s.in_channels, s.num_channels, checks.SIZE,
-                                              s.strides, 'conv1')
+        for cls, stride_on in ((models.Bottleneck, 'conv1'), (checks._bottleneck_v15(), 'conv3x3')):
+            block = cls(s.num_channels, s.use_1x1conv, s.strides)
+            block.initialize()
+            x = np.zeros(s.input_shape)
+            with walker.recording(block) as record:
+                block(x)
+            expected = bottleneck_macs(s.in_channels, s.num_channels, checks.SIZE, s.strides,
+                                       stride_on)
+            assert walker.macs_per_example(record.calls) == expected
+            assert inspection.count_macs(block, s.input_shape) == expected
 
 
 @pytest.mark.parametrize('mistake', list(WRONG_BOTTLENECKS))
