@@ -28,6 +28,8 @@ import math
 import zlib
 
 import numpy as onp
+from mxnet import np
+from mxnet.gluon import nn
 
 from d2lutils import walker
 
@@ -86,8 +88,6 @@ def set_controlled_weights(block):
     """Give every Conv2D and BatchNorm under ``block`` its controlled values; convolution biases
     become zero (a bias is an accepted style, and zero makes it match the bias-free reference).
     Returns the parameters of other layers, which this leaves as they are."""
-    from mxnet import np
-    from mxnet.gluon import nn
     covered = set()
     for _, layer in walker.walk(block):
         if isinstance(layer, nn.Conv2D):

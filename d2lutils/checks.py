@@ -41,6 +41,7 @@ same short note.
 The checks see the layers through ``d2lutils.walker``: its ``recording`` gives every convolution's
 input, output and multiply-adds in one forward pass.
 """
+import collections
 import dataclasses
 import functools
 import inspect
@@ -49,7 +50,12 @@ import re
 import sys
 import textwrap
 
-from d2lutils import walker
+import numpy as onp
+from mxnet import autograd, gluon, init, np, npx
+from mxnet.gluon import nn
+
+import d2lutils
+from d2lutils import behaviour, models, walker
 
 BATCH, SIZE = 4, 8
 BRANCH_SHIFT = -0.5
@@ -148,7 +154,6 @@ def _checked(check_name):
     def decorate(check):
         @functools.wraps(check)
         def run(target, *args, **kwargs):
-            from mxnet import npx
             before = npx.is_np_shape(), npx.is_np_array()
             npx.set_np()
             try:
@@ -232,9 +237,7 @@ def _short(error):
 
 def _count(block):
     """Trainable parameters of ``block``, and of those, how many are convolution biases."""
-    from mxnet.gluon import nn
-    from d2lutils.models import count_parameters
-    total = count_parameters(block)
+    total = models.count_parameters(block)
     biases = sum(math.prod(conv.bias.shape) for conv in walker.layers(block, nn.Conv2D)
                  if conv.bias is not None)
     return total, biases
@@ -242,7 +245,6 @@ def _count(block):
 
 def _describe_layers(block):
     """One line per layer with parameters, e.g. 'Conv2D 1x1, 8->4, stride 2: 32 weights'."""
-    from mxnet.gluon import nn
     lines = []
     for _, layer in walker.walk(block):
         if isinstance(layer, nn.Conv2D):
@@ -262,13 +264,11 @@ def _describe_layers(block):
 def _convolutions_and_dense(record):
     """The calls of nn.Conv2D and nn.Dense layers in a ``walker.Recording``: what the checks compare
     (hooks see only blocks that run in Python, so the checks run blocks un-hybridized)."""
-    from mxnet.gluon import nn
     return record.of(nn.Conv2D, nn.Dense)
 
 
 # --------------------------------------------------------------------------- the steps of a check
 def _require_class(cls, check_name, expected):
-    from mxnet import gluon
     if not inspect.isclass(cls):
         if isinstance(cls, gluon.Block):
             got = f'an instance of {type(cls).__name__} (a block already built)'
@@ -313,7 +313,6 @@ def _not_implemented(error, where, step):
 
 def _build(cls, setting, name):
     """Build and initialize the block, un-hybridized; a crash becomes a message naming the setting."""
-    from mxnet import init, npx
     where = setting.describe(name)
     try:
         block = cls(setting.num_channels, use_1x1conv=setting.use_1x1conv, strides=setting.strides)
@@ -338,7 +337,6 @@ def _build(cls, setting, name):
 def _forward(block, x, training=True):
     """The block's output on ``x`` in training or inference mode, computed (MXNet runs
     asynchronously: waiting for the result surfaces its errors here, not in a later step)."""
-    from mxnet import autograd, npx
     try:
         with autograd.train_mode() if training else autograd.predict_mode():
             y = block(x)
@@ -435,7 +433,6 @@ def _check_params(block, reference, where):
 def _layer_difference(block, reference):
     """'an extra BatchNorm over 16 channels', 'no Conv2D 3x3, 4->4' ...: the layers one block has
     and the other lacks (stride and bias aside), when that is what differs; else None."""
-    import collections
     mine, ref = (collections.Counter(_layer_kind(line) for line in _describe_layers(b))
                  for b in (block, reference))
     extra, missing = mine - ref, ref - mine
@@ -452,7 +449,6 @@ def _layer_kind(line):
 
 
 def _check_gradient(block, x, where):
-    from mxnet import autograd
     x = x.copy()
     x.attach_grad()
     try:
@@ -463,7 +459,6 @@ def _check_gradient(block, x, where):
     except Exception as e:
         _fail(f'the backward pass raised {type(e).__name__}', where, got=_short(e),
               hint='use only MXNet operations (no .asnumpy(), no NumPy) in the forward method.')
-    import numpy as onp
     if not onp.isfinite(grad).all() or not onp.abs(grad).sum() > 0:
         _fail('no gradient reaches the input', where, 'a non-zero, finite x.grad',
               'x.grad is zero or not finite',
@@ -473,7 +468,6 @@ def _check_gradient(block, x, where):
 def _check_behaviour(block, reference, design, x, where, reference_name):
     """The student's block and the reference, both with controlled weights, must return the same
     output in training and in inference mode; if not, name the edit (``d2lutils.behaviour``)."""
-    from d2lutils import behaviour
     xs = x.asnumpy()
     for training in (True, False):
         outputs, calls = [], []
@@ -501,8 +495,6 @@ def _check_behaviour(block, reference, design, x, where, reference_name):
 
 def _set_branch_constant(block):
     """Zero every convolution (weights and bias) and set every batch norm's beta to BRANCH_SHIFT."""
-    from mxnet import np
-    from mxnet.gluon import nn
     for conv in walker.layers(block, nn.Conv2D):
         for param in (conv.weight, conv.bias):
             if param is not None:
@@ -515,7 +507,6 @@ def _set_branch_constant(block):
 def _check_identity(block, x, expected, diagnoses, where, what):
     """With the branch made constant, the output must be ``expected`` (a NumPy array) exactly.
     ``diagnoses``: (output, headline, hint) for outputs that tell what is wrong."""
-    import numpy as onp
     _set_branch_constant(block)
     y = _forward(block, x).asnumpy()
     if onp.allclose(y, expected, atol=1e-5):
@@ -535,8 +526,6 @@ def _first(values, n=4):
 
 
 def _inputs(setting):
-    from mxnet import np
-    import d2lutils
     d2lutils.seed_everything(0)
     return np.random.normal(0, 1, size=setting.input_shape)
 
@@ -556,8 +545,6 @@ def _report(check_name, name, reference, lines, checked):
 def _bottleneck_v15():
     """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
     a block with its stride there is compared with."""
-    from mxnet.gluon import nn
-    from d2lutils import models
 
     class BottleneckV15(models.Bottleneck):
         def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
@@ -596,8 +583,6 @@ def _common_checks(cls, reference_cls, setting, name, projection_hint):
 @_checked('check_bottleneck')
 def check_bottleneck(cls):
     """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``."""
-    import numpy as onp
-    from d2lutils import behaviour, models
     _require_class(cls, 'check_bottleneck', 'Bottleneck')
     name, lines, v15 = cls.__name__, [], False
     for setting in SETTINGS:
@@ -653,8 +638,6 @@ def check_bottleneck(cls):
 @_checked('check_preact')
 def check_preact(cls):
     """Check a student's pre-activation block class against ``d2lutils.models.PreActResidual``."""
-    import numpy as onp
-    from d2lutils import behaviour, models
     _require_class(cls, 'check_preact', 'PreActResidual')
     name, lines = cls.__name__, []
     for setting in SETTINGS:
@@ -701,12 +684,8 @@ def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
     Compares the output shape on one 3-channel ``image_size`` image and the number of trainable
     parameters (convolution biases not counted). ``net`` must be initialized or initializable.
     """
-    from mxnet import np, init
-    from mxnet.gluon import Block
-    from d2lutils import models
-    if not isinstance(net, Block):
+    if not isinstance(net, gluon.Block):
         raise TypeError(f'check_resnet expects a network (a Gluon block), got {type(net).__name__}.')
-    import d2lutils
     d2lutils.seed_everything(0)
     x = np.random.uniform(size=(1, 3, image_size, image_size))
     reference = models.resnet(depth, num_classes=num_classes, version=version)

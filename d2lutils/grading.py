@@ -37,6 +37,8 @@ rewritten after every submission.
 """
 import argparse
 import ast
+import builtins
+import copy
 import csv
 import dataclasses
 import hashlib
@@ -167,7 +169,6 @@ def with_teacher_cells(submission, handed_out):
     student's text with the handed-out metadata; a grade_id the teacher's copy does not have, or
     a second cell with the same grade_id, is not graded.
     """
-    import copy
     teacher = graded_cells(handed_out)
     nb = copy.deepcopy(submission)
     seen, cells = set(), []
@@ -214,9 +215,6 @@ def teacher_imports(teacher):
     return lines
 
 
-GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})
-
-
 def _package_imports(name):
     """The d2lutils modules (files in the package) that module ``name`` imports, anywhere in it."""
     names = set()
@@ -252,7 +250,6 @@ GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 
 
 def guarded(check_source, imports, token, modules):
     """A check cell's source with the grader's guard before it and its pass token after it."""
-    import builtins
     used = {n.id for n in ast.walk(ast.parse(check_source)) if isinstance(n, ast.Name)}
     shadows = sorted((used & set(dir(builtins))) | GUARD_BUILTINS)
     # A bare except: naming an exception class here would let a shadowed one through.

@@ -201,7 +201,7 @@ def trace_table(net, input_shape):
     pandas.DataFrame
         The columns of ``LayerInfo``: name, kind, output_shape, params, macs, output_bytes.
     """
-    import pandas as pd
+    import pandas as pd  # only this function needs pandas (half a second to import here)
     return pd.DataFrame([row.as_dict() for row in trace(net, input_shape)])
 
 
