@@ -1,4 +1,6 @@
 """The memory check, the out-of-memory advice, and the save/load round trip of chapter 5."""
+import os
+
 import mxnet as mx
 import pytest
 from mxnet import gluon, np, npx
@@ -25,7 +27,9 @@ def test_cpu_memory_reads_meminfo(tmp_path):
 
 
 def test_cpu_memory_of_this_machine_is_plausible():
+    """The total is the machine's physical memory, as the C library counts it too."""
     free, total = capacity.device_memory(mx.cpu())
+    assert total == os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     assert 0 < free <= total
 
 

@@ -1,4 +1,5 @@
-"""What chapter 5 added to training and profiles: lr schedules, SGD's recipe, hybridize options."""
+"""Learning-rate schedules and SGD's recipe (chapter 5): the schedules' shapes, the profiles' recipe
+reaching the optimizer and their printed line, and ``train`` following a schedule."""
 import dataclasses
 
 import mxnet as mx
@@ -42,12 +43,18 @@ def test_profile_recipe_reaches_the_optimizer():
 
 
 def test_plain_profiles_print_as_before():
+    """A profile with plain SGD prints no recipe; one with a recipe prints it after the rest."""
     quick = profiles.PROFILES['quick']
-    assert str(quick).endswith('test examples 512')
+    assert (quick.momentum, quick.weight_decay, quick.lr_schedule) == (0.0, 0.0, 'constant')
+    assert quick.resize is None and quick.stem != 'imagenet'
+    assert str(quick) == (
+        f"Profile 'quick' ({quick.purpose}): images 28x28 (ResNet-18 stem {quick.stem!r}), "
+        f"batch {quick.batch_size}, lr {quick.lr}, {quick.num_epochs} epoch(s), "
+        f"train examples {quick.train_subset:,}, test examples {quick.test_subset:,}")
     custom = dataclasses.replace(quick, momentum=0.9, weight_decay=5e-4, lr_schedule='cosine',
                                  warmup_epochs=0.5)
-    assert str(custom).endswith('SGD momentum 0.9, weight decay 0.0005, lr schedule cosine '
-                                'after 0.5 warm-up epoch(s)')
+    assert str(custom) == str(quick) + ('; SGD momentum 0.9, weight decay 0.0005, lr schedule '
+                                        'cosine after 0.5 warm-up epoch(s)')
 
 
 def small_loaders():
