@@ -6,7 +6,8 @@
 What it does, in order:
 1. finds the chapters (chapters/NN_*.ipynb) and the students' exercise versions
    (chapters/exercises/*.ipynb; never chapters/exercises/solutions/), and checks them against
-   book/chapters.yml: a chapter notebook with no entry there fails the build;
+   book/chapters.yml: a chapter notebook with no entry there, an entry with no notebook, or a
+   notebook with no stored outputs fails the build;
 2. stages book/_config.yml, the front page (book/index.md with the map generated from
    book/chapters.yml), a generated _toc.yml, chapters/ and img/ into book/_build/src;
 3. fetches MathJax (npm package mathjax@3.2.2, checked against a pinned sha512) once into
@@ -16,8 +17,7 @@ What it does, in order:
 5. copies MathJax into book/_build/html/_static/mathjax.
 
 Environment: BOOK_SOURCE_ROOT (or --source-root) points at another folder holding chapters/ and
-img/ (used to try the machinery on sample notebooks); BOOK_STRICT=1 (or --strict) also fails when a
-chapter listed in chapters.yml does not exist yet or has no stored outputs.
+img/ (used to try the machinery on sample notebooks).
 """
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ import argparse
 import base64
 import datetime as dt
 import fcntl
+import functools
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -59,7 +61,7 @@ class Chapter:
     title: str
     teaches: str
     minutes: dict
-    path: Path | None = None        # the notebook, if it exists
+    path: Path | None = None        # the notebook, once plan() has found it
     exercises: list = field(default_factory=list)
 
 
@@ -133,8 +135,14 @@ class Exercise:
     path: Path | None = None
 
 
-def load_exercises(book_dir: Path = BOOK_DIR) -> list[Exercise]:
-    data = yaml.safe_load((book_dir / "chapters.yml").read_text(encoding="utf-8"))
+def read_map(book_dir: Path = BOOK_DIR) -> dict:
+    """book/chapters.yml, parsed."""
+    return yaml.safe_load((book_dir / "chapters.yml").read_text(encoding="utf-8"))
+
+
+def load_exercises(book_dir: Path = BOOK_DIR, data: dict | None = None) -> list[Exercise]:
+    """The exercises: entries of book/chapters.yml (``data``, when already read)."""
+    data = read_map(book_dir) if data is None else data
     out = []
     for i, entry in enumerate(data.get("exercises") or []):
         if "file" not in entry:
@@ -143,8 +151,9 @@ def load_exercises(book_dir: Path = BOOK_DIR) -> list[Exercise]:
     return out
 
 
-def load_map(book_dir: Path = BOOK_DIR) -> tuple[dict, list[Chapter]]:
-    data = yaml.safe_load((book_dir / "chapters.yml").read_text(encoding="utf-8"))
+def load_map(book_dir: Path = BOOK_DIR, data: dict | None = None) -> tuple[dict, list[Chapter]]:
+    """The profiles: and chapters: of book/chapters.yml (``data``, when already read)."""
+    data = read_map(book_dir) if data is None else data
     chapters = []
     for i, entry in enumerate(data.get("chapters") or []):
         missing = {"file", "title", "teaches", "minutes"} - set(entry)
@@ -154,10 +163,11 @@ def load_map(book_dir: Path = BOOK_DIR) -> tuple[dict, list[Chapter]]:
     return data.get("profiles") or {}, chapters
 
 
-def plan(root: Path, strict: bool) -> tuple[dict, list[Chapter], list[Exercise], list[str]]:
+def plan(root: Path) -> tuple[dict, list[Chapter], list[Exercise], list[str]]:
     """Match the notebooks present with book/chapters.yml. Returns notes for the person building;
     raises BookError on what must be fixed."""
-    profiles, chapters = load_map()
+    data = read_map()
+    profiles, chapters = load_map(data=data)
     errors, notes, unmeasured = [], [], {}
     by_stem = {c.file: c for c in chapters}
     for p in chapter_notebooks(root):
@@ -171,24 +181,23 @@ def plan(root: Path, strict: bool) -> tuple[dict, list[Chapter], list[Exercise],
         notes.append(f"not in the book (names must look like NN_name.ipynb or NNb_name.ipynb): {', '.join(sorted(stray))}")
     for c in chapters:
         if c.path is None:
-            (errors if strict else notes).append(f"chapters/{c.file}.ipynb (listed in book/chapters.yml) "
-                                                 f"does not exist yet: the map shows it unlinked")
+            errors.append(f"chapters/{c.file}.ipynb (listed in book/chapters.yml) does not exist: "
+                          f"write it, or remove its entry")
             continue
         nb = read_notebook(c.path)
         if notebook_title(nb) is None:
             errors.append(f"chapters/{c.path.name}: no '# Title' heading in a markdown cell (the page needs one)")
         n_code, n_out = count_outputs(nb)
         if n_code and not n_out:
-            (errors if strict else notes).append(
-                f"chapters/{c.path.name} has no stored outputs: the book shows none "
-                f"(execute it as CONTRIBUTING.md says, then rebuild)")
+            errors.append(f"chapters/{c.path.name} has no stored outputs: the book would show none "
+                          f"(execute it as CONTRIBUTING.md says, then rebuild)")
         for prof in profiles:
             if c.minutes.get(prof) is None or (c.minutes.get(prof) == "auto" and stored_minutes(nb) is None):
                 unmeasured.setdefault(prof, []).append(c.file)
     for prof, stems in unmeasured.items():
         notes.append(f"run time in profile '{prof}' not measured yet (book/chapters.yml, or no stored "
                      f"execution timestamps for 'auto'): {', '.join(stems)}")
-    listed = load_exercises()
+    listed = load_exercises(data=data)
     by_ex = {e.file: e for e in listed}
     exercises = []
     for p in exercise_notebooks(root):
@@ -210,8 +219,9 @@ def plan(root: Path, strict: bool) -> tuple[dict, list[Chapter], list[Exercise],
     exercises.sort(key=lambda e: (order.get(e.after, len(order)), e.file))
     for ex in listed:
         if ex.path is None:
-            (errors if strict else notes).append(f"chapters/exercises/{ex.file}.ipynb (listed in "
-                                                 f"book/chapters.yml) does not exist yet")
+            errors.append(f"chapters/exercises/{ex.file}.ipynb (listed in book/chapters.yml) does "
+                          f"not exist: generate it (python -m d2lutils.exercises), or remove its "
+                          f"entry")
     if errors:
         raise BookError("the book cannot be built:\n  - " + "\n  - ".join(errors))
     return profiles, chapters, exercises, notes
@@ -219,9 +229,9 @@ def plan(root: Path, strict: bool) -> tuple[dict, list[Chapter], list[Exercise],
 
 # --------------------------------------------------------------------------- front page and TOC
 
-def fmt_minutes(value, nb: dict | None) -> str:
+def fmt_minutes(value, nb: dict) -> str:
     if value == "auto":
-        value = stored_minutes(nb) if nb is not None else None
+        value = stored_minutes(nb)
     if value is None:
         return "—"
     value = float(value)
@@ -239,9 +249,9 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
     head = "| | chapter | what it teaches | " + " | ".join(f"`{p}`" for p in prof_names) + " | exercises |"
     rows = [head, "|" + " --- |" * (4 + len(prof_names))]
     for i, c in enumerate(chapters):
-        nb = read_notebook(c.path) if c.path else None
-        title = (notebook_title(nb) if nb else None) or c.title
-        name = f"[{title}](chapters/{c.file}.ipynb)" if c.path else f"{title} *(not written yet)*"
+        nb = read_notebook(c.path)
+        title = notebook_title(nb) or c.title
+        name = f"[{title}](chapters/{c.file}.ipynb)"
         times = [fmt_minutes(c.minutes.get(p), nb) for p in prof_names]
         exs = "<br>".join(ex_link(e) for e in c.exercises) or "—"
         cells = [str(i), name, c.teaches.replace("|", "\\|"), *times, exs]
@@ -269,12 +279,11 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
     return "\n".join(out) + "\n"
 
 
-def render_toc(root: Path, chapters: list[Chapter], exercises: list[Exercise]) -> str:
+def render_toc(chapters: list[Chapter], exercises: list[Exercise]) -> str:
     parts = []
-    present = [c for c in chapters if c.path]
-    if present:
+    if chapters:
         parts.append({"caption": "Chapters",
-                      "chapters": [{"file": f"chapters/{c.file}"} for c in present]})
+                      "chapters": [{"file": f"chapters/{c.file}"} for c in chapters]})
     if exercises:
         parts.append({"caption": "Exercises",
                       "chapters": [{"file": f"chapters/exercises/{e.path.stem}"} for e in exercises]})
@@ -299,7 +308,7 @@ def stage(root: Path, src: Path, profiles, chapters, exercises) -> None:
         raise BookError(f"book/index.md lost the marker {MAP_MARKER} where the map goes")
     (src / "index.md").write_text(template.replace(MAP_MARKER, render_map(profiles, chapters, exercises)),
                                   encoding="utf-8")
-    (src / "_toc.yml").write_text(render_toc(root, chapters, exercises), encoding="utf-8")
+    (src / "_toc.yml").write_text(render_toc(chapters, exercises), encoding="utf-8")
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "solutions", "*.pyc")
     shutil.copytree(root / "chapters", src / "chapters", ignore=ignore)
     if (root / "img").is_dir():
@@ -384,19 +393,18 @@ def run_jupyter_book(src: Path, out_root: Path, root: Path) -> None:
         raise BookError("\n".join(msg))
 
 
-def build(root: Path | None = None, out_root: Path | None = None, strict: bool | None = None) -> Path:
+def build(root: Path | None = None, out_root: Path | None = None) -> Path:
     root = source_root(root)
     out_root = Path(out_root or BOOK_DIR).resolve()
-    strict = bool(os.environ.get("BOOK_STRICT")) if strict is None else strict
     build_dir = out_root / "_build"
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once (two pytest runs) take turns
-        return _build(root, build_dir, out_root, strict)
+        return _build(root, build_dir, out_root)
 
 
-def _build(root: Path, build_dir: Path, out_root: Path, strict: bool) -> Path:
-    profiles, chapters, exercises, notes = plan(root, strict)
+def _build(root: Path, build_dir: Path, out_root: Path) -> Path:
+    profiles, chapters, exercises, notes = plan(root)
     for n in notes:
         print(f"book: note: {n}")
     es5 = fetch_mathjax(build_dir / "_cache")
@@ -413,8 +421,6 @@ def _build(root: Path, build_dir: Path, out_root: Path, strict: bool) -> Path:
 
 
 def serve(html: Path, port: int) -> None:
-    import functools
-    import http.server
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
         print(f"book: serving {html} on http://127.0.0.1:{port}/ (Ctrl-C stops)")
@@ -428,13 +434,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source-root", help="folder with chapters/ and img/ (default: the repository)")
     ap.add_argument("--out", help="folder that gets _build/ (default: book/)")
-    ap.add_argument("--strict", action="store_true", default=None,
-                    help="also fail on chapters listed but missing, or without stored outputs")
     ap.add_argument("--serve", action="store_true", help="serve the built book on 127.0.0.1")
     ap.add_argument("--port", type=int, default=8000)
     args = ap.parse_args(argv)
     try:
-        html = build(args.source_root, args.out, args.strict)
+        html = build(args.source_root, args.out)
     except BookError as e:
         print(f"\nBOOK BUILD FAILED: {e}", file=sys.stderr)
         return 1
