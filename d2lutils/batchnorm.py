@@ -20,13 +20,25 @@ from mxnet.gluon import nn
 
 
 def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum, training):
-    """Normalize ``X`` and return ``(Y, new_moving_mean, new_moving_var)``.
+    """Normalize ``X`` and return ``(Y, new_moving_mean, new_moving_var)``. Shown in chapter 2 (the
+    chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
 
-    ``X`` is (batch, features) or (batch, channels, height, width); ``gamma``, ``beta`` and the moving
-    statistics have one value per feature or channel, shaped to broadcast against ``X`` (e.g.
-    (1, C) or (1, C, 1, 1)). With ``training`` the batch's mean and (biased) variance are used and the
-    moving averages move towards them by ``1 - momentum``; otherwise the moving averages are used and
-    returned unchanged.
+    Parameters
+    ----------
+    X : mxnet.np.ndarray
+        (batch, features) or (batch, channels, height, width).
+    gamma, beta : mxnet.np.ndarray
+        Scale and shift, one value per feature or channel, shaped to broadcast against ``X`` (e.g.
+        (1, C) or (1, C, 1, 1)).
+    moving_mean, moving_var : mxnet.np.ndarray
+        The moving statistics, shaped like ``gamma``.
+    eps : float
+        Added to the variance before its square root.
+    momentum : float
+        Weight of the old moving averages in the new ones.
+    training : bool
+        Use the batch's mean and (biased) variance and move the moving averages towards them by
+        ``1 - momentum``; otherwise use the moving averages and return them unchanged.
     """
     if X.ndim not in (2, 4):
         raise ValueError(f'batch_norm expects a 2-D or 4-D input, got shape {X.shape}')
@@ -50,6 +62,17 @@ class BatchNorm(nn.Block):
     recorded training pass (``autograd.record()``) it normalizes with the batch's statistics and
     updates the moving averages; under ``autograd.train_mode()`` without recording it uses the batch's
     statistics and leaves the averages alone; otherwise (prediction) it uses the averages.
+
+    Shown in chapter 2 (the chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
+
+    Parameters
+    ----------
+    num_features : int
+        Features (2-D input) or channels (4-D input).
+    momentum : float
+        Weight of the old moving averages in the new ones.
+    epsilon : float
+        Added to the variance before its square root.
     """
 
     def __init__(self, num_features, momentum=0.9, epsilon=1e-5, **kwargs):

@@ -582,7 +582,18 @@ def _common_checks(cls, reference_cls, setting, name, projection_hint):
 
 @_checked('check_bottleneck')
 def check_bottleneck(cls):
-    """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``."""
+    """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``. Used in the
+    bottleneck exercise.
+
+    Parameters
+    ----------
+    cls : type
+        The student's block class itself (not an instance), built as
+        ``cls(num_channels, use_1x1conv=False, strides=1)``.
+
+    Prints what was checked when the block passes; raises ``CheckFailed`` (an ``AssertionError``)
+    naming the first difference otherwise. The module docstring lists the checks.
+    """
     _require_class(cls, 'check_bottleneck', 'Bottleneck')
     name, lines, v15 = cls.__name__, [], False
     for setting in SETTINGS:
@@ -637,7 +648,15 @@ def check_bottleneck(cls):
 
 @_checked('check_preact')
 def check_preact(cls):
-    """Check a student's pre-activation block class against ``d2lutils.models.PreActResidual``."""
+    """Check a student's pre-activation block class against ``d2lutils.models.PreActResidual``. Used
+    in the pre-activation exercise.
+
+    Parameters
+    ----------
+    cls : type
+        The student's block class itself (not an instance), as for ``check_bottleneck``; passing and
+        failing work as there.
+    """
     _require_class(cls, 'check_preact', 'PreActResidual')
     name, lines = cls.__name__, []
     for setting in SETTINGS:
@@ -679,10 +698,24 @@ def check_preact(cls):
 
 @_checked('check_resnet')
 def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
-    """Check a whole network against ``models.resnet(depth, num_classes, version)``.
+    """Check a whole network against ``models.resnet(depth, num_classes, version)``. Used in the
+    bottleneck exercise.
 
     Compares the output shape on one 3-channel ``image_size`` image and the number of trainable
-    parameters (convolution biases not counted). ``net`` must be initialized or initializable.
+    parameters (convolution biases not counted).
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The student's network, initialized or initializable.
+    depth : int
+        A depth of ``models.RESNET_SPEC``: 18, 34, 50, 101, 152 or 200.
+    version : int
+        1 (the CVPR paper's blocks) or 2 (pre-activation).
+    num_classes : int
+        Outputs of the final dense layer.
+    image_size : int
+        Side of the square test image.
     """
     if not isinstance(net, gluon.Block):
         raise TypeError(f'check_resnet expects a network (a Gluon block), got {type(net).__name__}.')

@@ -96,8 +96,21 @@ def _file_in(folder, idx_file):
 
 def find_fashion_mnist(root=None):
     """Return the first folder that holds all four files; warn about named folders that did not.
+    Used in chapter 0.
 
-    Raises DataError naming every place looked at when none has them all.
+    Parameters
+    ----------
+    root : str or pathlib.Path, optional
+        A folder to look in first; then the places ``candidate_dirs`` lists.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataError
+        Naming every place looked at, when none has all four files.
     """
     looked = []
     for folder, source in candidate_dirs(root):
@@ -163,9 +176,20 @@ def _download_with_gluon(root=None):
 
 
 def read_fashion_mnist(split='train', root=None):
-    """Return (images, labels) of one split as uint8 NumPy arrays: (N, 28, 28) and (N,).
+    """Return (images, labels) of one split as uint8 NumPy arrays: (N, 28, 28) and (N,). Used in
+    chapters 0, 1, 2, 4 and 5.
 
-    ``split`` is 'train' or 'test'. Local copies are used when present; otherwise Gluon downloads.
+    Parameters
+    ----------
+    split : str
+        'train' or 'test'.
+    root : str or pathlib.Path, optional
+        A folder to look in first (see ``find_fashion_mnist``). Local copies are used when present;
+        otherwise Gluon downloads.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
     """
     if split not in ('train', 'test'):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
@@ -180,7 +204,17 @@ def read_fashion_mnist(split='train', root=None):
 
 
 def text_labels(indices):
-    """The text label of each class index, e.g. 9 -> 'ankle boot'."""
+    """The text label of each class index, e.g. 9 -> 'ankle boot'. Used in chapter 0.
+
+    Parameters
+    ----------
+    indices : iterable of int
+        Class indices 0-9 (plain integers, NumPy or MXNet arrays).
+
+    Returns
+    -------
+    list of str
+    """
     labels = []
     for i in indices:
         index = int(i)
@@ -204,8 +238,19 @@ def subset_indices(total, size, seed=0):
 
 def make_batchify(resize=None):
     """Turn a list of (uint8 28x28x1 image, label) pairs into a float32 NCHW batch in [0, 1].
+    Used in chapter 5.
 
     Resizing a whole batch at once is much faster than Gluon's per-image ``transforms.Resize``.
+
+    Parameters
+    ----------
+    resize : int, optional
+        Side of the square images the batch holds; None keeps 28x28.
+
+    Returns
+    -------
+    callable
+        The ``batchify_fn`` for a Gluon ``DataLoader``: a list of pairs -> (images, labels).
     """
     from mxnet import np, npx
 
@@ -222,10 +267,26 @@ def make_batchify(resize=None):
 def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=None,
                        shuffle=True, root=None):
     """Return (train_iter, test_iter): Gluon DataLoaders of Fashion-MNIST, float32 NCHW images.
+    Used in chapters 0, 1, 2, 3b and 5.
 
-    ``resize`` scales the 28x28 images (ResNet's classic setting uses 96); the ``*_subset`` sizes
-    take a fixed random subset for quick runs; ``shuffle`` shuffles the training set every epoch
-    (seed NumPy to make the order reproducible). Every argument is checked before any file is read.
+    Every argument is checked before any file is read.
+
+    Parameters
+    ----------
+    batch_size : int
+        Examples per batch.
+    resize : int, optional
+        Side the 28x28 images are scaled to (ResNet's classic setting uses 96); None keeps them.
+    train_subset, test_subset : int, optional
+        Take a fixed random subset of this size, for quick runs; None takes the whole split.
+    shuffle : bool
+        Shuffle the training set every epoch (seed NumPy to make the order reproducible).
+    root : str or pathlib.Path, optional
+        A folder to look in first (see ``find_fashion_mnist``).
+
+    Returns
+    -------
+    (gluon.data.DataLoader, gluon.data.DataLoader)
     """
     from mxnet import gluon
     batch_size = validation.positive_int('batch_size', batch_size)
@@ -246,7 +307,21 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
 
 
 def load_with_profile(profile, shuffle=True, root=None):
-    """The data loaders a run profile asks for (batch size, image size, subset sizes)."""
+    """The data loaders a run profile asks for (batch size, image size, subset sizes).
+    Used in chapter 5 and the pre-activation exercise.
+
+    Parameters
+    ----------
+    profile : Profile
+        A run profile (``d2lutils.get_profile()``).
+    shuffle, root
+        As in ``load_fashion_mnist``.
+
+    Returns
+    -------
+    (gluon.data.DataLoader, gluon.data.DataLoader)
+        ``(train_iter, test_iter)``.
+    """
     from d2lutils.profiles import Profile
     if not isinstance(profile, Profile):
         raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('cpu'); got "

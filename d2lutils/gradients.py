@@ -9,7 +9,24 @@ from mxnet.gluon import nn
 
 def deep_mlp(num_hidden, width, activation, num_outputs=10):
     """A plain MLP: ``num_hidden`` Dense layers of ``width`` units with ``activation``, then a linear
-    output layer. It has ``num_hidden + 1`` weight layers and no shortcuts and no normalization."""
+    output layer. It has ``num_hidden + 1`` weight layers and no shortcuts and no normalization.
+    Shown in chapter 1 (the chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
+
+    Parameters
+    ----------
+    num_hidden : int
+        Hidden layers.
+    width : int
+        Units per hidden layer.
+    activation : str
+        Gluon's name of the hidden layers' activation, e.g. 'sigmoid' or 'relu'.
+    num_outputs : int
+        Units of the output layer (classes).
+
+    Returns
+    -------
+    nn.Sequential
+    """
     net = nn.Sequential()
     for _ in range(num_hidden):
         net.add(nn.Dense(width, activation=activation))
@@ -19,9 +36,23 @@ def deep_mlp(num_hidden, width, activation, num_outputs=10):
 
 def layer_grad_norms(net, X, y, loss=None):
     """The L2 norm of the loss gradient of every Dense layer's weight matrix, input layer first.
+    Shown in chapter 1 (tested to agree with the chapter's copy: ``tests/test_ch12_agree.py``).
 
-    One forward and backward pass on the batch ``(X, y)`` with softmax cross-entropy (mean over
-    the batch) unless another ``loss`` is given. Returns a list of floats, one per Dense layer.
+    One forward and backward pass on the batch ``(X, y)``.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized network of Dense layers.
+    X, y : mxnet.np.ndarray
+        A batch and its labels.
+    loss : gluon.loss.Loss, optional
+        Softmax cross-entropy (mean over the batch) unless given.
+
+    Returns
+    -------
+    list of float
+        One per Dense layer.
     """
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     with autograd.record():

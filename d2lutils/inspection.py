@@ -328,14 +328,8 @@ def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
 
     Parameters
     ----------
-    net : gluon.Block
-        The network; it may be uninitialized and is not changed.
-    input_shape : tuple of int
-        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
-    batch_size : int
-        Images per step.
-    optimizer_states : int
-        As in ``training_memory_breakdown`` (0: plain SGD).
+    net, input_shape, batch_size, optimizer_states
+        As in ``training_memory_breakdown``: ``net`` may be uninitialized and is not changed.
 
     Returns
     -------

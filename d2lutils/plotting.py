@@ -16,7 +16,7 @@ def use_stable_svg():
     ``SOURCE_DATE_EPOCH`` and ``svg.hashsalt`` remove both. ``d2l.use_svg_display()`` alone does not
     last: the inline backend re-applies its own ``figure_formats`` (PNG) when it is first activated,
     so figures drawn before any ``d2l.plot`` came out as PNG. Setting that trait makes SVG stick.
-    Call it in a notebook's first cell.
+    Call it in a notebook's first cell, as every chapter does.
     """
     from d2l import mxnet as d2l
     from matplotlib_inline import backend_inline
@@ -26,9 +26,23 @@ def use_stable_svg():
 
 
 def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
-    """Draw images in a grid, grey images in greys, with an optional title under each.
+    """Draw images in a grid, grey images in greys, with an optional title under each. Used in
+    chapters 0 and 5.
 
-    ``imgs`` is a sequence (or array) of HxW or HxWxC images, MXNet or NumPy. Returns the axes.
+    Parameters
+    ----------
+    imgs : sequence or array
+        HxW or HxWxC images, MXNet or NumPy.
+    num_rows, num_cols : int
+        The grid.
+    titles : sequence of str, optional
+        One title per image.
+    scale : float
+        Inches per image.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib Axes
     """
     from d2l import mxnet as d2l
     _, axes = d2l.plt.subplots(num_rows, num_cols, figsize=(num_cols * scale, num_rows * scale),

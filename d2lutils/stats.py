@@ -20,17 +20,27 @@ class McNemarResult:
 
 def mcnemar(correct_a, correct_b):
     """Exact McNemar test for two classifiers scored on the same examples.
+    Used in the pre-activation exercise.
 
-    ``correct_a`` and ``correct_b`` hold one truth value per example, in the same order: whether
-    model a (b) classified that example correctly. The examples both got right, or both got wrong,
-    say nothing about which model is better. If the two have the same accuracy, each of the
-    ``n = only_a + only_b`` examples on which they disagree is equally likely to favour either, so
-    ``only_a`` follows a binomial distribution with ``n`` trials and probability 1/2; the p-value is
-    the probability of a split at least as uneven as the one observed, in either direction.
+    The examples both got right, or both got wrong, say nothing about which model is better. If the
+    two have the same accuracy, each of the ``n = only_a + only_b`` examples on which they disagree
+    is equally likely to favour either, so ``only_a`` follows a binomial distribution with ``n``
+    trials and probability 1/2; the p-value is the probability of a split at least as uneven as the
+    one observed, in either direction.
 
     ``scipy.stats.binomtest(only_a, n, 0.5).pvalue`` gives the same number (the tests check it), but
     scipy is not among the book's dependencies on Python 3.12 (d2l, which pins it, is installed
     there without its dependencies), so the sum is computed here with exact integers.
+
+    Parameters
+    ----------
+    correct_a, correct_b : sequence of bool
+        One truth value per example, in the same order: whether model a (b) classified that example
+        correctly.
+
+    Returns
+    -------
+    McNemarResult
     """
     a = onp.asarray(correct_a)
     b = onp.asarray(correct_b)

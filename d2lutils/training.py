@@ -59,7 +59,17 @@ def split_batch(X, y, devices):
 
 
 def model_devices(net):
-    """The contexts a network's parameters live on."""
+    """The contexts a network's parameters live on. Used in the pre-activation exercise.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized network.
+
+    Returns
+    -------
+    list of mxnet.Context
+    """
     return list(next(iter(net.collect_params().values())).list_ctx())
 
 
@@ -69,9 +79,23 @@ def count_correct(y_hat, labels):
 
 
 def evaluate_accuracy(net, data_iter, devices=None):
-    """Fraction of correctly classified examples, each batch moved to the model's device(s).
+    """Fraction of correctly classified examples, each batch moved to the model's device(s). Used in
+    chapter 5.
 
     The count stays on the first device until the end, so MXNet never waits between batches.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized classifier.
+    data_iter : iterable
+        Batches of (images, labels), e.g. a Gluon ``DataLoader``.
+    devices : mxnet.Context or list of them, optional
+        Where to compute; by default the devices ``net``'s parameters live on.
+
+    Returns
+    -------
+    float
     """
     from mxnet import np
     devices = as_device_list(devices) if devices is not None else model_devices(net)
@@ -87,9 +111,25 @@ def evaluate_accuracy(net, data_iter, devices=None):
 
 def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
     """An MXNet learning-rate scheduler over ``total_steps`` updates, or None for 'constant'.
+    Used in chapters 3b and 5.
 
     'cosine' and 'linear' raise the rate linearly from 0 to ``lr`` over ``warmup_steps`` updates,
     then bring it down to 0 at the last update along half a cosine or a straight line.
+
+    Parameters
+    ----------
+    schedule : str
+        'constant', 'cosine' or 'linear'.
+    lr : float
+        The largest learning rate, reached at the end of the warm-up.
+    total_steps : int
+        Updates in the whole run (epochs times batches per epoch).
+    warmup_steps : int
+        Updates of the linear warm-up.
+
+    Returns
+    -------
+    mxnet.lr_scheduler.LRScheduler or None
     """
     from mxnet import lr_scheduler
     lr = validation.positive_finite('lr', lr)
@@ -242,22 +282,49 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
           optimizer='sgd', optimizer_params=None, init=None, reinitialize=True,
           hybridize=False, live_plot=None, profile=None):
     """Train ``net`` with softmax cross-entropy and return a ``History``.
-
-    ``devices`` is a context or a list of contexts (default: ``d2l.try_gpu()``); with several, each
-    batch is split across them. ``reinitialize`` (default) initialises the weights with ``init``
-    (default Xavier) on those devices; pass False to continue from the current weights.
-    ``live_plot`` (default: only in a notebook) redraws curves after each fifth of an epoch;
-    otherwise a line per epoch is printed. ``profile``, if given, is printed first, so the reader
-    knows which run produced the numbers.
-
-    ``hybridize`` is False, True (``net.hybridize()``) or a dict of keyword arguments for
-    ``net.hybridize``, e.g. ``{'static_alloc': True, 'static_shape': True}``. A learning-rate
-    schedule goes into ``optimizer_params`` as ``'lr_scheduler'`` (see ``make_lr_scheduler`` and
-    ``Profile.optimizer_params``).
+    Used in chapters 1, 2 and 5 and the pre-activation exercise.
 
     Arguments are checked before anything runs, and the first batch's scores against its labels.
     If the training loss becomes NaN or infinite, training stops at the end of that epoch (or at
     the first batch, or at a point of the live plot, if seen there) with ``TrainingDivergedError``.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The classifier.
+    train_iter, test_iter : iterable
+        Batches of (images, labels), e.g. from ``data.load_fashion_mnist``.
+    num_epochs : int
+        Passes over ``train_iter``.
+    lr : float
+        The learning rate (with a schedule: its peak).
+    devices : mxnet.Context or list of them, optional
+        Default ``d2l.try_gpu()``; with several, each batch is split across them.
+    loss : gluon.loss.Loss, optional
+        Default softmax cross-entropy.
+    optimizer : str
+        Gluon's optimizer name.
+    optimizer_params : dict, optional
+        More optimizer arguments besides the learning rate, e.g. ``momentum``, ``wd``, or a
+        schedule as ``'lr_scheduler'`` (see ``make_lr_scheduler`` and
+        ``Profile.optimizer_params``).
+    init : mxnet.init.Initializer, optional
+        Default Xavier.
+    reinitialize : bool
+        Initialize the weights with ``init`` on ``devices`` (default); False continues from the
+        current weights.
+    hybridize : bool or dict
+        False, True (``net.hybridize()``) or keyword arguments for ``net.hybridize``, e.g.
+        ``{'static_alloc': True, 'static_shape': True}``.
+    live_plot : bool, optional
+        Redraw curves after each fifth of an epoch (default: only in a notebook); otherwise a line
+        per epoch is printed.
+    profile : Profile, optional
+        Printed first, so the reader knows which run produced the numbers.
+
+    Returns
+    -------
+    History
     """
     from mxnet import autograd, gluon, init as initializers
     num_epochs = validation.positive_int('num_epochs', num_epochs)
