@@ -13,8 +13,11 @@ import pathlib
 import warnings
 
 import numpy as onp
+from mxnet import base, gluon, np, npx
+from mxnet.gluon.data import vision
 
 from d2lutils import validation
+from d2lutils.profiles import Profile
 
 ENV_VAR = 'D2LUTILS_DATA'
 DEBIAN_DIR = pathlib.Path('/usr/share/datasets/fashion-mnist')
@@ -61,7 +64,6 @@ class DataNotFoundError(DataError):
 
 def mxnet_data_dir():
     """Where Gluon keeps the files it downloads ($MXNET_HOME/datasets/fashion-mnist)."""
-    from mxnet import base
     return pathlib.Path(base.data_dir()) / 'datasets' / 'fashion-mnist'
 
 
@@ -165,10 +167,9 @@ def read_idx(path, expected):
 
 def _download_with_gluon(root=None):
     """Last resort: let Gluon fetch the data into its folder; explain what to do when it cannot."""
-    from mxnet.gluon.data.vision import FashionMNIST
     try:
         for train in (True, False):
-            FashionMNIST(root=str(mxnet_data_dir()), train=train)
+            vision.FashionMNIST(root=str(mxnet_data_dir()), train=train)
     except Exception as err:  # Gluon raises several kinds (URLError, OSError, ...) when offline.
         places = '\n'.join(f'  - {folder} ({source})' for folder, source in candidate_dirs(root))
         raise DataError(f'Fashion-MNIST was not found locally and could not be downloaded '
@@ -252,7 +253,6 @@ def make_batchify(resize=None):
     callable
         The ``batchify_fn`` for a Gluon ``DataLoader``: a list of pairs -> (images, labels).
     """
-    from mxnet import np, npx
 
     def batchify(samples):
         images = onp.stack([s[0] for s in samples])
@@ -288,7 +288,6 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
     -------
     (gluon.data.DataLoader, gluon.data.DataLoader)
     """
-    from mxnet import gluon
     batch_size = validation.positive_int('batch_size', batch_size)
     resize = validation.positive_int('resize', resize, none_means='keep 28x28')
     train_subset = validation.subset_size('train_subset', train_subset,
@@ -322,7 +321,6 @@ def load_with_profile(profile, shuffle=True, root=None):
     (gluon.data.DataLoader, gluon.data.DataLoader)
         ``(train_iter, test_iter)``.
     """
-    from d2lutils.profiles import Profile
     if not isinstance(profile, Profile):
         raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('cpu'); got "
                         f"{profile!r}.")

@@ -7,9 +7,13 @@ line per epoch when no notebook is there to draw curves.
 import dataclasses
 import math
 
+import mxnet as mx
 from d2l import mxnet as d2l
+from mxnet import autograd, gluon, lr_scheduler, np
+from mxnet import init as initializers  # train() has a parameter named init
 
 from d2lutils import validation
+from d2lutils.profiles import Profile
 
 
 @dataclasses.dataclass
@@ -30,7 +34,6 @@ class History:
 
 def as_device_list(devices=None):
     """A list of contexts: ``None`` means ``d2l.try_gpu()``, a single context becomes a list of one."""
-    import mxnet as mx
     if devices is None:
         return [d2l.try_gpu()]
     if isinstance(devices, (list, tuple)):
@@ -51,7 +54,6 @@ def as_device_list(devices=None):
 
 def split_batch(X, y, devices):
     """Move a batch to the devices: all of it to a single device, or a slice to each of several."""
-    from mxnet import gluon
     if len(devices) == 1:
         return [X.as_in_ctx(devices[0])], [y.as_in_ctx(devices[0])]
     return (gluon.utils.split_and_load(X, devices, even_split=False),
@@ -97,7 +99,6 @@ def evaluate_accuracy(net, data_iter, devices=None):
     -------
     float
     """
-    from mxnet import np
     devices = as_device_list(devices) if devices is not None else model_devices(net)
     correct, total = np.zeros((), ctx=devices[0]), 0
     for X, y in data_iter:
@@ -131,7 +132,6 @@ def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
     -------
     mxnet.lr_scheduler.LRScheduler or None
     """
-    from mxnet import lr_scheduler
     lr = validation.positive_finite('lr', lr)
     total_steps = validation.positive_int('total_steps', total_steps)
     warmup_steps = min(validation.non_negative_int('warmup_steps', warmup_steps), total_steps - 1)
@@ -159,14 +159,12 @@ class RunningTotals:
     """
 
     def __init__(self, device):
-        from mxnet import np
         self.device = device
         self.loss_sum = np.zeros((), ctx=device)
         self.correct = np.zeros((), ctx=device)
         self.largest_label = np.zeros((), ctx=device)
 
     def add(self, losses, y_hats, labels):
-        from mxnet import np
         for part_loss, y_hat, label in zip(losses, y_hats, labels):
             self.loss_sum = self.loss_sum + part_loss.sum().as_in_ctx(self.device)
             self.correct = self.correct + count_correct(y_hat, label).as_in_ctx(self.device)
@@ -236,9 +234,7 @@ def check_label_range(width, largest, smallest=0):
 def check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize,
                          live_plot, profile):
     """Refuse the arguments of ``train`` that MXNet would reject late, or accept and misuse."""
-    from mxnet import gluon
 
-    from d2lutils.profiles import Profile
     if not isinstance(net, gluon.Block):
         raise TypeError(f'net must be a Gluon network (a gluon.Block, e.g. nn.HybridSequential); '
                         f'got {net!r}.')
@@ -326,7 +322,6 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     -------
     History
     """
-    from mxnet import autograd, gluon, init as initializers
     num_epochs = validation.positive_int('num_epochs', num_epochs)
     lr = validation.positive_finite('lr', lr)
     check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize, live_plot,
