@@ -411,6 +411,7 @@ def test_a_real_cpu_out_of_memory_error_gives_its_cause():
     """A process allowed 1 GiB more address space than it has asks MXNet for 2 GiB."""
     script = textwrap.dedent('''
         import resource
+        import d2lutils  # before MXNet: its numpy.bool fix for Python 3.12
         from mxnet import np, npx
         from d2lutils import capacity
         npx.set_np()
