@@ -107,8 +107,8 @@ def run_local(num_workers=2, steps=10, batch_size=32, lr=0.05, stem='imagenet', 
     worker_cmd = [sys.executable, '-m', 'd2lutils.distributed', 'worker', '--steps', str(steps),
                   '--batch-size', str(batch_size), '--lr', str(lr), '--stem', stem,
                   '--examples', str(examples)]
-    roles = [('scheduler', [sys.executable, '-c', 'import mxnet']),
-             ('server', [sys.executable, '-c', 'import mxnet'])]
+    roles = [('scheduler', [sys.executable, '-c', 'import d2lutils, mxnet']),
+             ('server', [sys.executable, '-c', 'import d2lutils, mxnet'])]
     roles += [('worker', worker_cmd)] * num_workers
     start, procs, group = time.perf_counter(), [], None
     try:
