@@ -16,7 +16,7 @@ import numpy as onp
 from mxnet import base, gluon, np, npx
 from mxnet.gluon.data import vision
 
-from d2lutils import validation
+from d2lutils import arguments
 from d2lutils.profiles import Profile
 
 ENV_VAR = 'D2LUTILS_DATA'
@@ -74,9 +74,9 @@ def candidate_dirs(root=None):
     """
     places = []
     if root is not None:
-        places.append((validation.folder('root', root), 'the root argument'))
+        places.append((arguments.folder('root', root), 'the root argument'))
     if os.environ.get(ENV_VAR):
-        places.append((validation.folder(f'${ENV_VAR}', os.environ[ENV_VAR]), f'${ENV_VAR}'))
+        places.append((arguments.folder(f'${ENV_VAR}', os.environ[ENV_VAR]), f'${ENV_VAR}'))
     places.append((mxnet_data_dir(), "MXNet's data folder"))
     places.append((DEBIAN_DIR, "Debian's dataset-fashion-mnist package"))
     return places
@@ -231,7 +231,7 @@ def subset_indices(total, size, seed=0):
 
     ``None`` means all of them; a size outside 1..``total`` is refused.
     """
-    size = validation.subset_size('size', size, total)
+    size = arguments.subset_size('size', size, total)
     if size is None or size == total:
         return onp.arange(total)
     return onp.sort(onp.random.RandomState(seed).permutation(total)[:size])
@@ -288,13 +288,13 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
     -------
     (gluon.data.DataLoader, gluon.data.DataLoader)
     """
-    batch_size = validation.positive_int('batch_size', batch_size)
-    resize = validation.positive_int('resize', resize, none_means='keep 28x28')
-    train_subset = validation.subset_size('train_subset', train_subset,
+    batch_size = arguments.positive_int('batch_size', batch_size)
+    resize = arguments.positive_int('resize', resize, none_means='keep 28x28')
+    train_subset = arguments.subset_size('train_subset', train_subset,
                                           FILES['train', 'labels'].count)
-    test_subset = validation.subset_size('test_subset', test_subset, FILES['test', 'labels'].count)
-    shuffle = validation.flag('shuffle', shuffle)
-    validation.folder('root', root)
+    test_subset = arguments.subset_size('test_subset', test_subset, FILES['test', 'labels'].count)
+    shuffle = arguments.flag('shuffle', shuffle)
+    arguments.folder('root', root)
     loaders = []
     for split, size, shuffle_split in (('train', train_subset, shuffle), ('test', test_subset, False)):
         images, labels = read_fashion_mnist(split, root)

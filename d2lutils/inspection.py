@@ -1,12 +1,11 @@
-"""Look inside a network: every layer's output shape, parameters, multiply-adds and memory.
+"""Look inside a network: every layer's output shape, parameters, multiply-adds and output bytes.
 
 Gluon's ``net.summary(x)`` already prints each layer's output shape and parameter count. What it
 does not show, and what this module adds:
 
 - multiply-adds (乘加运算) per layer and in total, the unit of the ResNet paper's "FLOPs" column;
-- bytes of every layer's output, which is what training keeps in memory for the backward pass;
-- an estimate of the memory one training step needs for a batch size, and a measurement of what a
-  real step takes on this machine;
+- bytes of every layer's output, which is what training keeps in memory for the backward pass
+  (``d2lutils.memory`` turns them into the memory of a training step);
 - which parameters one backward pass leaves with exactly zero gradient (``zero_gradients``): on a
   small input, the deep layers' 3x3 convolutions see mostly padding.
 
@@ -32,7 +31,6 @@ import copy
 import dataclasses
 import json
 import math
-import time
 
 import mxnet as mx
 from mxnet import autograd, gluon, np
@@ -58,7 +56,7 @@ class LayerInfo:
         return dataclasses.asdict(self)
 
 
-def _one_sample(input_shape):
+def one_sample_shape(input_shape):
     """(C, H, W) or (N, C, H, W) -> (1, C, H, W)."""
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) == 3:
@@ -225,7 +223,7 @@ def count_macs(net, input_shape):
     int
         Multiply-adds per sample, the unit of the ResNet paper's "FLOPs" (Table 1).
     """
-    return sum(row.macs for row in trace(net, _one_sample(input_shape)))
+    return sum(row.macs for row in trace(net, one_sample_shape(input_shape)))
 
 
 def activation_bytes(net, input_shape):
@@ -236,7 +234,7 @@ def activation_bytes(net, input_shape):
     early and under-counts what operators save besides their output (batch norm's batch mean and
     variance, pooling's indices) and their scratch space.
     """
-    return sum(row.output_bytes for row in trace(net, _one_sample(input_shape)))
+    return sum(row.output_bytes for row in trace(net, one_sample_shape(input_shape)))
 
 
 def parameter_counts(net, input_shape):
@@ -256,10 +254,10 @@ def parameter_counts(net, input_shape):
         updates.
     """
     if not isinstance(net, gluon.HybridBlock):
-        rows = trace(net, _one_sample(input_shape))
+        rows = trace(net, one_sample_shape(input_shape))
         trainable = sum(row.params for row in rows)
         return trainable, _untrained_after_trace(net, rows)
-    nodes, shapes = _graph(net, _one_sample(input_shape))
+    nodes, shapes = _graph(net, one_sample_shape(input_shape))
     params = {p.name: p for p in net.collect_params().values()}
     trainable = other = 0
     seen = set()
@@ -278,141 +276,6 @@ def parameter_counts(net, input_shape):
 def _untrained_after_trace(net, rows):
     """Running statistics of a non-hybrid net: batch norm keeps two per channel of its output."""
     return sum(2 * row.output_shape[1] for row in rows if row.kind == 'BatchNorm')
-
-
-def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
-    """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``. Used in
-    chapter 4.
-
-    Parameters
-    ----------
-    net : gluon.Block
-        The network; it may be uninitialized and is not changed.
-    input_shape : tuple of int
-        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
-    batch_size : int
-        Images per step.
-    optimizer_states : int
-        Copies of the trainable parameters the optimizer keeps: 0 for plain SGD (the book's
-        default), 1 for SGD with momentum, 2 for Adam.
-
-    Returns
-    -------
-    dict
-        Bytes for ``weights``, ``gradients``, ``optimizer`` and ``activations``.
-
-    Assumptions (float32 everywhere):
-
-    - ``weights``: every parameter, trainable or not (running statistics included);
-    - ``gradients``: one gradient per trainable parameter;
-    - ``optimizer``: ``optimizer_states`` copies of the trainable parameters;
-    - ``activations``: ``activation_bytes`` per sample times the batch size, kept from the forward
-      pass for the backward pass. The gradients with respect to activations are not counted: the
-      backward pass frees them layer by layer, so only a few exist at a time.
-
-    Not counted: the input pipeline, MXNet's own code and buffers, operator scratch space, and the
-    memory pool's rounding. ``measure_training_step_memory`` shows how far that is from reality.
-    """
-    trainable, other = parameter_counts(net, input_shape)
-    return {
-        'weights': (trainable + other) * BYTES_PER_FLOAT32,
-        'gradients': trainable * BYTES_PER_FLOAT32,
-        'optimizer': optimizer_states * trainable * BYTES_PER_FLOAT32,
-        'activations': activation_bytes(net, input_shape) * batch_size,
-    }
-
-
-def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
-    """Estimated bytes for one training step: the sum of ``training_memory_breakdown``. Used in
-    chapters 4 and 5.
-
-    Parameters
-    ----------
-    net, input_shape, batch_size, optimizer_states
-        As in ``training_memory_breakdown``: ``net`` may be uninitialized and is not changed.
-
-    Returns
-    -------
-    int
-        Bytes.
-    """
-    return sum(training_memory_breakdown(net, input_shape, batch_size, optimizer_states).values())
-
-
-def _proc_status_kb(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak_rss():
-    """Make VmHWM (peak resident memory) start again from the current RSS (Linux >= 4.0)."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
-    """Run ``num_steps`` training steps on random data and report the peak memory they added.
-    Used in chapter 4.
-
-    Parameters
-    ----------
-    net : gluon.Block
-        An initialized network.
-    input_shape : tuple of int
-        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
-    batch_size : int
-        Images per step.
-    num_steps : int
-        Steps measured (after one warm-up forward pass).
-    ctx : mxnet.Context, optional
-        Where the random data goes; the CPU by default.
-
-    Returns
-    -------
-    dict
-        ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak could
-        not be reset, so the number may include an older peak) and ``seconds`` per step.
-
-    Linux only: it reads the process's resident memory from ``/proc/self/status``. The first
-    forward pass (outside the measurement) fixes deferred shapes and warms MXNet's operators up.
-    Then the peak resident set size is reset, the steps run (forward, loss, backward, plain SGD
-    update) and the result is the peak minus the resident size just before. The weights and their
-    gradient buffers (Gluon allocates both when it initializes a parameter) existed before, so they
-    are not in it; activations, the loss, scratch space and everything else MXNet allocates during
-    the steps are.
-
-    The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
-    do move (training-mode forward passes update them).
-    """
-    ctx = ctx or mx.cpu()
-    shape = (batch_size,) + _one_sample(input_shape)[1:]
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
-    X = np.random.uniform(size=shape, ctx=ctx)
-    warm = net(X[:1])
-    y = np.zeros((batch_size,), ctx=ctx)
-    mx.nd.waitall()
-    del warm
-    baseline = _proc_status_kb('VmRSS') * 1024
-    reset_worked = _reset_peak_rss()
-    start = time.perf_counter()
-    for _ in range(num_steps):
-        with autograd.record():
-            loss = loss_fn(net(X), y)
-        loss.backward()
-        trainer.step(batch_size)
-        mx.nd.waitall()
-    seconds = (time.perf_counter() - start) / num_steps
-    peak = _proc_status_kb('VmHWM') * 1024
-    return {'peak_growth': peak - baseline, 'baseline': baseline, 'reset_worked': reset_worked,
-            'seconds': seconds}
 
 
 def zero_gradients(net, X, y):
@@ -466,26 +329,5 @@ def zero_gradients(net, X, y):
     return counts
 
 
-def format_bytes(n):
-    """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS. Used in chapters 4
-    and 5.
-
-    Parameters
-    ----------
-    n : int or float
-        A number of bytes.
-
-    Returns
-    -------
-    str
-        Whole bytes below 1 KiB, else one decimal in KiB, MiB or GiB.
-    """
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if abs(n) < 1024 or unit == 'GiB':
-            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
-        n /= 1024
-
-
 __all__ = ['LayerInfo', 'trace', 'trace_table', 'count_macs', 'activation_bytes',
-           'parameter_counts', 'training_memory_breakdown', 'estimate_training_memory',
-           'measure_training_step_memory', 'zero_gradients', 'format_bytes']
+           'parameter_counts', 'zero_gradients']

@@ -45,8 +45,8 @@ class Profile:
 
     def lr_scheduler(self, batches_per_epoch):
         """A fresh MXNet learning-rate scheduler for this profile's run, or None when constant."""
-        from d2lutils.training import make_lr_scheduler
-        return make_lr_scheduler(self.lr_schedule, self.lr, self.num_epochs * batches_per_epoch,
+        from d2lutils import schedules  # imports MXNet, which `import d2lutils` must not load yet
+        return schedules.make_lr_scheduler(self.lr_schedule, self.lr, self.num_epochs * batches_per_epoch,
                                  int(self.warmup_epochs * batches_per_epoch))
 
     def optimizer_params(self, batches_per_epoch):

@@ -9,10 +9,10 @@ import math
 
 import mxnet as mx
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon, lr_scheduler, np
+from mxnet import autograd, gluon, np
 from mxnet import init as initializers  # train() has a parameter named init
 
-from d2lutils import validation
+from d2lutils import arguments
 from d2lutils.profiles import Profile
 
 
@@ -110,43 +110,6 @@ def evaluate_accuracy(net, data_iter, devices=None):
     return float(correct) / total
 
 
-def make_lr_scheduler(schedule, lr, total_steps, warmup_steps=0):
-    """An MXNet learning-rate scheduler over ``total_steps`` updates, or None for 'constant'.
-    Used in chapters 3b and 5.
-
-    'cosine' and 'linear' raise the rate linearly from 0 to ``lr`` over ``warmup_steps`` updates,
-    then bring it down to 0 at the last update along half a cosine or a straight line.
-
-    Parameters
-    ----------
-    schedule : str
-        'constant', 'cosine' or 'linear'.
-    lr : float
-        The largest learning rate, reached at the end of the warm-up.
-    total_steps : int
-        Updates in the whole run (epochs times batches per epoch).
-    warmup_steps : int
-        Updates of the linear warm-up.
-
-    Returns
-    -------
-    mxnet.lr_scheduler.LRScheduler or None
-    """
-    lr = validation.positive_finite('lr', lr)
-    total_steps = validation.positive_int('total_steps', total_steps)
-    warmup_steps = min(validation.non_negative_int('warmup_steps', warmup_steps), total_steps - 1)
-    if schedule == 'constant':
-        return None
-    if schedule == 'cosine':
-        return lr_scheduler.CosineScheduler(total_steps, base_lr=lr, final_lr=0.0,
-                                            warmup_steps=warmup_steps, warmup_begin_lr=0.0)
-    if schedule == 'linear':
-        return lr_scheduler.PolyScheduler(total_steps, base_lr=lr, pwr=1, final_lr=0.0,
-                                          warmup_steps=warmup_steps, warmup_begin_lr=0.0)
-    raise ValueError(f"Unknown learning-rate schedule {schedule!r}; use 'constant', 'cosine' "
-                     "or 'linear'.")
-
-
 class RunningTotals:
     """Sums of the loss and of the correct predictions, kept on a device until they are read.
 
@@ -242,7 +205,7 @@ def check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hyb
         raise TypeError(f'loss must be a Gluon loss such as gluon.loss.SoftmaxCrossEntropyLoss(), '
                         f'or None for that one; got {loss!r}.')
     if live_plot is not None:
-        validation.flag('live_plot', live_plot)
+        arguments.flag('live_plot', live_plot)
     if profile is not None and not isinstance(profile, Profile):
         raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('quick'), or "
                         f"None; got {profile!r}.")
@@ -302,7 +265,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
         Gluon's optimizer name.
     optimizer_params : dict, optional
         More optimizer arguments besides the learning rate, e.g. ``momentum``, ``wd``, or a
-        schedule as ``'lr_scheduler'`` (see ``make_lr_scheduler`` and
+        schedule as ``'lr_scheduler'`` (see ``schedules.make_lr_scheduler`` and
         ``Profile.optimizer_params``).
     init : mxnet.init.Initializer, optional
         Default Xavier.
@@ -322,8 +285,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     -------
     History
     """
-    num_epochs = validation.positive_int('num_epochs', num_epochs)
-    lr = validation.positive_finite('lr', lr)
+    num_epochs = arguments.positive_int('num_epochs', num_epochs)
+    lr = arguments.positive_finite('lr', lr)
     check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize, live_plot,
                          profile)
     devices = as_device_list(devices)

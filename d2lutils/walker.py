@@ -1,8 +1,8 @@
 """One walk over a network's layers: their paths, their parameters, and what each call computed.
 
 Everything in the package that looks at a network layer by layer goes through here: the trace of
-``d2lutils.inspection`` (chapter 4), the exercise checks (``d2lutils.checks``) and their diagnosis
-(``d2lutils.behaviour``), and the tests.
+``d2lutils.inspection`` (chapter 4), the exercise checks (``d2lutils.exercises.checks``) and their
+diagnosis (``d2lutils.exercises.behaviour``), and the tests.
 
 - ``walk(net)``: every block under ``net`` with its path (``'4.1.conv2'`` is ``conv2`` of block 1 of
   ``net[4]``), each once.

@@ -1,4 +1,4 @@
-"""d2lutils.behaviour: its NumPy interpreter agrees with MXNet, and its edits are the single edits."""
+"""d2lutils.exercises.behaviour: its NumPy interpreter agrees with MXNet, and its edits are the single edits."""
 import numpy as onp
 import pytest
 
@@ -6,7 +6,7 @@ import d2lutils  # noqa: F401  (sets MXNet's thread count first)
 from mxnet import autograd, np, npx
 from mxnet.gluon import nn
 
-from d2lutils import behaviour
+from d2lutils.exercises import behaviour
 
 npx.set_np()
 

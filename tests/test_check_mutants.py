@@ -22,7 +22,7 @@ import d2lutils  # noqa: F401  (sets MXNet's thread count first)
 from mxnet import npx
 from mxnet.gluon import nn
 
-from d2lutils import behaviour, checks
+from d2lutils.exercises import behaviour, checks
 
 npx.set_np()
 

@@ -10,7 +10,8 @@ import d2lutils  # noqa: F401  (sets MXNet's thread count first)
 from mxnet import npx
 from mxnet.gluon import nn
 
-from d2lutils import checks, models
+from d2lutils import models
+from d2lutils.exercises import checks
 
 npx.set_np()
 

@@ -13,7 +13,8 @@ import mxnet as mx
 from mxnet import npx
 from mxnet.gluon import nn
 
-from d2lutils import checks, inspection, models, walker
+from d2lutils import inspection, models, walker
+from d2lutils.exercises import checks
 
 npx.set_np()
 
@@ -506,7 +507,8 @@ IPYTHON_SESSION = '''
 import d2lutils
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
-for cell in ["from mxnet import npx\\nnpx.set_np()\\nfrom d2lutils import checks, models",
+for cell in ["from mxnet import npx\\nnpx.set_np()\\n"
+             "from d2lutils import models\\nfrom d2lutils.exercises import checks",
              "class Stub(models.Bottleneck):\\n    def __init__(self, *a, **k):\\n"
              "        raise NotImplementedError()",
              "checks.check_bottleneck(Stub)",

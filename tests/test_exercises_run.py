@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from d2lutils import checks, exercises
+from d2lutils.exercises import checks, students
 
-SOLUTIONS = exercises.solution_paths()
+SOLUTIONS = students.solution_paths()
 
 
 def is_assertion(ename):
@@ -28,16 +28,16 @@ def assigned_before(name, sources):
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=[p.name for p in SOLUTIONS])
 def test_exactly_the_exercise_cells_raise(path):
-    nb = exercises.run_notebook(exercises.student_path(path), timeout=600)
+    nb = students.run_notebook(students.student_path(path), timeout=600)
     raised_sources = []
     for cell in nb.cells:
         if cell.cell_type != 'code':
             continue
         errors = [o for o in cell.outputs if o.output_type == 'error']
-        tagged = exercises.RAISES in cell.metadata.get('tags', [])
+        tagged = students.RAISES in cell.metadata.get('tags', [])
         assert bool(errors) == tagged, (
             f'{"raised" if errors else "did not raise"} but is '
-            f'{"" if tagged else "not "}tagged {exercises.RAISES}:\n{cell.source[:300]}\n'
+            f'{"" if tagged else "not "}tagged {students.RAISES}:\n{cell.source[:300]}\n'
             + ('\n'.join(errors[0].traceback)[-2000:] if errors else ''))
         if errors:
             ename, evalue = errors[0].ename, errors[0].evalue

@@ -15,9 +15,9 @@ import re
 import nbformat
 import pytest
 
-from d2lutils import exercises, grading
+from d2lutils.exercises import __main__ as command_line, grading, students
 
-BOTTLENECK, PREACT = exercises.solution_paths()
+BOTTLENECK, PREACT = students.solution_paths()
 MAX_CHECKS = 9  # check-bottleneck 6 + check-resnet50 3, from the teacher's copy
 
 
@@ -26,7 +26,7 @@ def read(path):
 
 
 def handed_out(solution_path=BOTTLENECK):
-    return read(exercises.student_path(solution_path))
+    return read(students.student_path(solution_path))
 
 
 def solved(solution_path=BOTTLENECK, **answers):
@@ -35,12 +35,12 @@ def solved(solution_path=BOTTLENECK, **answers):
     solution = grading.graded_cells(read(solution_path))
     nb = handed_out(solution_path)
     for cell in nb.cells:
-        grade_id = exercises.nbgrader_meta(cell).get('grade_id')
-        if exercises.nbgrader_meta(cell).get('solution'):
+        grade_id = students.nbgrader_meta(cell).get('grade_id')
+        if students.nbgrader_meta(cell).get('solution'):
             source = solution[grade_id].source
             cell.source = answers.get(grade_id.replace('-', '_'), '\n'.join(
                 line for line in source.split('\n')
-                if line.strip() not in (exercises.BEGIN, exercises.END)))
+                if line.strip() not in (students.BEGIN, students.END)))
     return nb
 
 
@@ -51,7 +51,7 @@ def with_cell(nb, source, at=None):
 
 
 def cell_by_id(nb, grade_id):
-    return next(c for c in nb.cells if exercises.nbgrader_meta(c).get('grade_id') == grade_id)
+    return next(c for c in nb.cells if students.nbgrader_meta(c).get('grade_id') == grade_id)
 
 
 def points_by_cell(result):
@@ -91,11 +91,11 @@ def test_teacher_cells_replace_edited_inflated_and_deleted_ones():
     nb.cells.append(duplicate)
 
     rebuilt = grading.with_teacher_cells(nb, teacher)
-    ids = [exercises.nbgrader_meta(c).get('grade_id') for c in rebuilt.cells
-           if exercises.nbgrader_meta(c)]
+    ids = [students.nbgrader_meta(c).get('grade_id') for c in rebuilt.cells
+           if students.nbgrader_meta(c)]
     assert ids == list(grading.graded_cells(teacher))  # bonus and the duplicate are not graded
     for grade_id, cell in grading.graded_cells(teacher).items():
-        assert exercises.nbgrader_meta(cell_by_id(rebuilt, grade_id)) == exercises.nbgrader_meta(cell)
+        assert students.nbgrader_meta(cell_by_id(rebuilt, grade_id)) == students.nbgrader_meta(cell)
     assert cell_by_id(rebuilt, 'check-bottleneck').source == 'checks.check_bottleneck(Bottleneck)'
     # the deleted check comes back right after the graded cell before it, as nbgrader does
     position = {id(c): i for i, c in enumerate(rebuilt.cells)}
@@ -114,9 +114,9 @@ def test_screen_passes_the_solutions_and_the_handed_out_versions(path):
 
 @pytest.mark.parametrize('code', [
     'checks.check_bottleneck = lambda cls: None',
-    'import d2lutils.checks\nd2lutils.checks.check_resnet = print',
+    'import d2lutils.students.checks\nd2lutils.students.checks.check_resnet = print',
     'setattr(checks, "check_bottleneck", print)',
-    'import sys\nsys.modules["d2lutils.checks"] = None',
+    'import sys\nsys.modules["d2lutils.students.checks"] = None',
     'import importlib',
     'from importlib import reload',
     'import builtins',
@@ -167,8 +167,8 @@ def test_a_notebook_of_no_known_assignment_fails_before_it_runs(tmp_path, metada
 
 
 def test_guarded_check_is_python_and_ends_with_its_token():
-    source = grading.guarded('assert isinstance(1, int)', ['from d2lutils import checks'], 'T0',
-                             grading.trusted_modules())
+    source = grading.guarded('assert isinstance(1, int)', ['from d2lutils.exercises import checks'],
+                             'T0', grading.trusted_modules())
     tree = grading.ast.parse(source)
     assert grading.ast.unparse(tree.body[-1]) == "print('T0')"
     assert 'del isinstance' in source and 'del print' in source
@@ -177,12 +177,12 @@ def test_guarded_check_is_python_and_ends_with_its_token():
 def test_refuses_root_unless_allowed_and_always_warns(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(grading.os, 'geteuid', lambda: 0)
     out = tmp_path / 'grades.csv'
-    assert exercises.main(['--grade', str(BOTTLENECK), '--output', str(out)]) == 2
+    assert command_line.main(['--grade', str(BOTTLENECK), '--output', str(out)]) == 2
     err = capsys.readouterr().err
     assert 'WARNING' in err and 'student code' in err.lower() and '--allow-root' in err
     assert not out.exists()
     monkeypatch.setattr(grading.os, 'geteuid', lambda: 1000)
-    assert exercises.main(['--grade', str(tmp_path / 'missing.ipynb'), '--output', str(out)]) == 1
+    assert command_line.main(['--grade', str(tmp_path / 'missing.ipynb'), '--output', str(out)]) == 1
     assert 'WARNING' in capsys.readouterr().err
     assert list(csv.DictReader(out.open()))[0]['status'] == 'failed'
 
@@ -213,7 +213,7 @@ def edited_and_deleted(nb):
 def as_bottleneck(nb):
     """Another assignment's notebook (the pre-activation one, solved, without its training runs)
     that claims to be the bottleneck exercise."""
-    nb.cells = [c for c in nb.cells if exercises.USES_SOLUTION not in c.metadata.get('tags', [])]
+    nb.cells = [c for c in nb.cells if students.USES_SOLUTION not in c.metadata.get('tags', [])]
     nb.metadata['d2lutils'] = {'assignment': 'bottleneck'}
     return nb
 
@@ -235,10 +235,10 @@ SUBMISSIONS = {
     'cheat-monkeypatch.ipynb': lambda: unsolved_with(
         'checks.check_bottleneck = checks.check_resnet = lambda *args, **kwargs: None'),
     'cheat-sys-modules.ipynb': lambda: unsolved_with(
-        'import importlib, sys, types, d2lutils\n'
-        'fake = types.ModuleType("d2lutils.checks")\n'
+        'import importlib, sys, types, d2lutils.exercises\n'
+        'fake = types.ModuleType("d2lutils.students.checks")\n'
         'fake.check_bottleneck = fake.check_resnet = lambda *args, **kwargs: None\n'
-        'sys.modules["d2lutils.checks"] = d2lutils.checks = fake\n'
+        'sys.modules["d2lutils.students.checks"] = d2lutils.students.checks = fake\n'
         'importlib.reload = importlib.import_module = lambda *args, **kwargs: fake'),
     'cheat-rebinding.ipynb': lambda: unsolved_with(
         f'class checks:\n    {FAKE_CHECKS}\n\n\nisinstance = lambda *args: True'),
@@ -352,7 +352,7 @@ def test_command_line_exit_status_and_screen(tmp_path, capsys):
     replaces builtins.exec, which beats the in-kernel guard: only the screen stops it."""
     empty, = write_submissions(tmp_path, ['only-metadata.ipynb'])
     out = tmp_path / 'grades.json'
-    assert exercises.main(['--grade', str(empty), '--output', str(out), '--allow-root',
+    assert command_line.main(['--grade', str(empty), '--output', str(out), '--allow-root',
                            '--timeout', str(TIMEOUT)]) == 0
     graded, = json.loads(out.read_text())
     assert (graded['status'], graded['points'], graded['max_points']) == ('graded', 0, MAX_CHECKS)
@@ -362,11 +362,11 @@ def test_command_line_exit_status_and_screen(tmp_path, capsys):
         'import builtins\nreal_exec = builtins.exec\n'
         'def exec_and_fake(code, namespace=None, *rest):\n'
         '    real_exec(code, namespace, *rest)\n'
-        '    if namespace is not None and namespace.get("__name__") == "d2lutils.checks":\n'
+        '    if namespace is not None and namespace.get("__name__") == "d2lutils.students.checks":\n'
         '        namespace["check_bottleneck"] = namespace["check_resnet"] = lambda *a, **k: None\n'
         'builtins.exec = exec_and_fake'), cheat)
     broken, = write_submissions(tmp_path, ['not-json.ipynb'])
-    assert exercises.main(['--grade', str(cheat), str(broken), '--output', str(out),
+    assert command_line.main(['--grade', str(cheat), str(broken), '--output', str(out),
                            '--allow-root', '--timeout', str(TIMEOUT)]) == 1
     flagged, failed = json.loads(out.read_text())
     assert flagged['status'] == 'review' and flagged['points'] == 0

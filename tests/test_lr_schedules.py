@@ -7,13 +7,13 @@ import pytest
 from mxnet import gluon, np, npx
 from mxnet.gluon import nn
 
-from d2lutils import profiles, seed_everything, training
+from d2lutils import profiles, schedules, seed_everything, training
 
 npx.set_np()
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
-    schedule = training.make_lr_scheduler('cosine', 0.1, total_steps=100, warmup_steps=10)
+    schedule = schedules.make_lr_scheduler('cosine', 0.1, total_steps=100, warmup_steps=10)
     rates = [schedule(step) for step in range(101)]
     assert rates[0] == pytest.approx(0.0)
     assert rates[10] == pytest.approx(0.1)
@@ -23,14 +23,14 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 
 
 def test_linear_schedule_is_halfway_at_the_middle_of_the_decay():
-    schedule = training.make_lr_scheduler('linear', 0.2, total_steps=110, warmup_steps=10)
+    schedule = schedules.make_lr_scheduler('linear', 0.2, total_steps=110, warmup_steps=10)
     assert schedule(60) == pytest.approx(0.1)
 
 
 def test_constant_schedule_is_none_and_unknown_names_are_refused():
-    assert training.make_lr_scheduler('constant', 0.1, 100) is None
+    assert schedules.make_lr_scheduler('constant', 0.1, 100) is None
     with pytest.raises(ValueError, match="'step'"):
-        training.make_lr_scheduler('step', 0.1, 100)
+        schedules.make_lr_scheduler('step', 0.1, 100)
 
 
 def test_profile_recipe_reaches_the_optimizer():
@@ -73,7 +73,7 @@ def small_net():
 def test_train_follows_the_schedule_and_accepts_hybridize_options():
     from mxnet import lr_scheduler
     train_iter, test_iter = small_loaders()
-    schedule = training.make_lr_scheduler('cosine', 0.1, total_steps=2 * len(train_iter),
+    schedule = schedules.make_lr_scheduler('cosine', 0.1, total_steps=2 * len(train_iter),
                                           warmup_steps=2)
 
     class Recording(lr_scheduler.LRScheduler):

@@ -4,7 +4,7 @@ For each exercise: a course folder with README's ``nbgrader_config.py`` (copied 
 the documented file is the tested one) and README's kernel (installed into the course folder, with
 ``D2LUTILS_PROFILE=quick``); ``nbgrader generate_assignment`` from the solution notebook;
 ``nbgrader autograde`` on a right and a wrong submission made from nbgrader's release. Then every
-check cell must score the same in nbgrader's gradebook and in ``d2lutils.grading``, and a text
+check cell must score the same in nbgrader's gradebook and in ``d2lutils.exercises.grading``, and a text
 answer left as handed out must be scored 0 by both. The submissions leave out the pre-activation
 notebook's training runs (ungraded cells) to keep the test short. About 2 minutes on a shared
 2-core machine.
@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from d2lutils import exercises, grading
+from d2lutils.exercises import grading, students
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent  # nbgrader runs alembic, which must be on PATH
@@ -66,33 +66,33 @@ def fill(release, solution, **answers):
     nb = nbformat.read(release, as_version=4)
     solved = grading.graded_cells(nbformat.read(solution, as_version=4))
     for cell in nb.cells:
-        meta = exercises.nbgrader_meta(cell)
+        meta = students.nbgrader_meta(cell)
         if meta.get('solution'):
             source = answers.get(meta['grade_id'], solved[meta['grade_id']].source)
             cell.source = '\n'.join(line for line in source.split('\n')
-                                    if line.strip() not in (exercises.BEGIN, exercises.END))
-    nb.cells = [c for c in nb.cells if exercises.USES_SOLUTION not in c.metadata.get('tags', [])]
+                                    if line.strip() not in (students.BEGIN, students.END))
+    nb.cells = [c for c in nb.cells if students.USES_SOLUTION not in c.metadata.get('tags', [])]
     return nb
 
 
 def wrong_answers(solution):
     """One check fails, the other passes; the text answer is left as handed out."""
     cells = grading.graded_cells(nbformat.read(solution, as_version=4))
-    handed_out = grading.graded_cells(nbformat.read(exercises.student_path(solution), as_version=4))
+    handed_out = grading.graded_cells(nbformat.read(students.student_path(solution), as_version=4))
     if solution.stem == 'bottleneck':  # one block too few per stage: ResNet-50's count is wrong
         wrong = {'resnet-from-spec': cells['resnet-from-spec'].source.replace(
             'range(num_blocks - 1)', 'range(num_blocks - 2)')}
         text = 'discuss-bottleneck'
     else:  # no BN-ReLU at the end of the v2 network
         source = cells['small-resnet'].source
-        start, end = source.index(exercises.BEGIN), source.index(exercises.END)
+        start, end = source.index(students.BEGIN), source.index(students.END)
         wrong = {'small-resnet': source[:start] + 'pass\n        ' + source[end:]}
         text = 'discuss-preact'
     assert all(wrong[k] != cells[k].source for k in wrong), 'the wrong answer is not wrong'
     return {**wrong, text: handed_out[text].source}
 
 
-@pytest.fixture(scope='module', params=exercises.solution_paths(), ids=lambda p: p.stem)
+@pytest.fixture(scope='module', params=students.solution_paths(), ids=lambda p: p.stem)
 def graded(request, tmp_path_factory):
     solution = request.param
     assignment = solution.stem
@@ -128,9 +128,9 @@ def graded(request, tmp_path_factory):
 def test_release_keeps_the_assignment_id_and_has_no_raises_exception_tags(graded):
     release, _, _ = graded
     assert release.metadata['d2lutils']['assignment'] in ('bottleneck', 'preactivation')
-    assert not any(exercises.RAISES in c.metadata.get('tags', []) for c in release.cells)
+    assert not any(students.RAISES in c.metadata.get('tags', []) for c in release.cells)
     for cell in release.cells:
-        if exercises.is_check_cell(cell):
+        if students.is_check_cell(cell):
             assert cell.metadata['editable'] is False and cell.metadata['deletable'] is False
 
 

@@ -11,9 +11,9 @@ import json
 import nbformat
 import pytest
 
-from d2lutils import exercises
+from d2lutils.exercises import __main__ as command_line, students
 
-SOLUTIONS = exercises.solution_paths()
+SOLUTIONS = students.solution_paths()
 NAMES = [p.name for p in SOLUTIONS]
 
 
@@ -24,27 +24,27 @@ def cells(path):
 def test_both_exercises_exist():
     assert NAMES == ['bottleneck.ipynb', 'preactivation.ipynb']
     for path in SOLUTIONS:
-        assert exercises.student_path(path).exists(), 'run: python -m d2lutils.exercises'
+        assert students.student_path(path).exists(), 'run: python -m d2lutils.exercises'
 
 
 def test_students_versions_are_up_to_date():
-    stale = exercises.out_of_date()
+    stale = students.out_of_date()
     assert not stale, f'out of date: {stale}; regenerate with: python -m d2lutils.exercises'
 
 
 def test_check_command_exit_codes(tmp_path, capsys):
-    assert exercises.main(['--check']) == 0
+    assert command_line.main(['--check']) == 0
     (tmp_path / 'solutions').mkdir()
     for path in SOLUTIONS:
         (tmp_path / 'solutions' / path.name).write_bytes(path.read_bytes())
-        (tmp_path / path.name).write_bytes(exercises.student_path(path).read_bytes())
-    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 0
+        (tmp_path / path.name).write_bytes(students.student_path(path).read_bytes())
+    assert command_line.main(['--check', '--folder', str(tmp_path)]) == 0
     stale = tmp_path / 'bottleneck.ipynb'
     stale.write_text(stale.read_text().replace('YOUR CODE HERE', 'my code'))
-    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 1
+    assert command_line.main(['--check', '--folder', str(tmp_path)]) == 1
     assert 'out of date' in capsys.readouterr().out
-    assert exercises.main(['--folder', str(tmp_path)]) == 0
-    assert exercises.out_of_date(tmp_path) == []
+    assert command_line.main(['--folder', str(tmp_path)]) == 0
+    assert students.out_of_date(tmp_path) == []
 
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
@@ -54,9 +54,9 @@ def test_solution_follows_nbgrader_conventions(path):
     assert nb.metadata.kernelspec.name == 'python3'
     ids = []
     for cell in nb.cells:
-        meta = exercises.nbgrader_meta(cell)
-        has_region = exercises.BEGIN in cell.source
-        assert cell.source.count(exercises.BEGIN) == cell.source.count(exercises.END)
+        meta = students.nbgrader_meta(cell)
+        has_region = students.BEGIN in cell.source
+        assert cell.source.count(students.BEGIN) == cell.source.count(students.END)
         if has_region:
             assert meta.get('solution'), f'solution region outside a solution cell:\n{cell.source}'
         if meta:
@@ -67,11 +67,11 @@ def test_solution_follows_nbgrader_conventions(path):
                 assert not meta['locked']
             if meta.get('grade'):
                 assert meta['points'] > 0
-            if exercises.is_check_cell(cell):
+            if students.is_check_cell(cell):
                 assert meta['locked'], f'{meta["grade_id"]}: check cells are locked'
                 assert 'checks.check_' in cell.source or 'assert' in cell.source
     assert len(ids) == len(set(ids)), 'grade_ids must be unique'
-    kinds = [exercises.is_check_cell(c) for c in nb.cells if exercises.nbgrader_meta(c)]
+    kinds = [students.is_check_cell(c) for c in nb.cells if students.nbgrader_meta(c)]
     assert kinds.count(True) >= 2, 'each notebook has at least two check cells'
 
 
@@ -85,7 +85,7 @@ def test_solution_is_committed_executed_without_errors(path):
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
 def test_check_cells_call_the_library_checks(path):
-    sources = [c.source for c in cells(path) if exercises.is_check_cell(c)]
+    sources = [c.source for c in cells(path) if students.is_check_cell(c)]
     name = 'checks.check_bottleneck(Bottleneck)' if 'bottleneck' in path.name \
         else 'checks.check_preact(PreActResidual)'
     assert any(name in s for s in sources)
@@ -93,18 +93,18 @@ def test_check_cells_call_the_library_checks(path):
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
 def test_students_version_has_stubs_no_solutions_no_outputs(path):
-    solution, student = cells(path), cells(exercises.student_path(path))
+    solution, student = cells(path), cells(students.student_path(path))
     assert len(solution) == len(student)
     text = json.dumps([c.source for c in student])
-    assert exercises.BEGIN not in text and exercises.END not in text
+    assert students.BEGIN not in text and students.END not in text
     for sol, stu in zip(solution, student):
         assert sol.get('id') == stu.get('id') and sol.cell_type == stu.cell_type
-        assert exercises.nbgrader_meta(sol) == exercises.nbgrader_meta(stu)
+        assert students.nbgrader_meta(sol) == students.nbgrader_meta(stu)
         if stu.cell_type == 'code':
             assert stu.outputs == [] and stu.execution_count is None
-        if exercises.BEGIN in sol.source:
+        if students.BEGIN in sol.source:
             stub = 'raise NotImplementedError()' if sol.cell_type == 'code' else 'YOUR ANSWER HERE'
-            assert stu.source.count(stub) == sol.source.count(exercises.BEGIN)
+            assert stu.source.count(stub) == sol.source.count(students.BEGIN)
         else:
             assert sol.source == stu.source
 
@@ -112,38 +112,38 @@ def test_students_version_has_stubs_no_solutions_no_outputs(path):
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
 def test_raises_exception_tags_exactly_on_exercise_cells(path):
     """Tagged: check cells and cells that use the student's code; nothing else."""
-    solution, student = cells(path), cells(exercises.student_path(path))
+    solution, student = cells(path), cells(students.student_path(path))
     for sol, stu in zip(solution, student):
-        tagged = exercises.RAISES in stu.metadata.get('tags', [])
+        tagged = students.RAISES in stu.metadata.get('tags', [])
         expected = stu.cell_type == 'code' and (
-            exercises.is_check_cell(sol) or exercises.USES_SOLUTION in sol.metadata.get('tags', []))
+            students.is_check_cell(sol) or students.USES_SOLUTION in sol.metadata.get('tags', []))
         assert tagged == expected, stu.source[:200]
-        assert exercises.RAISES not in sol.metadata.get('tags', []), 'solutions run without errors'
+        assert students.RAISES not in sol.metadata.get('tags', []), 'solutions run without errors'
 
 
 def test_clear_solutions_keeps_indentation_and_text():
     source = ('class A:\n    def f(self):\n        ### BEGIN SOLUTION\n        return 1\n'
               '        ### END SOLUTION\n\nx = 1')
-    cleared, indents = exercises.clear_solutions(source)
+    cleared, indents = students.clear_solutions(source)
     assert cleared == ('class A:\n    def f(self):\n        # YOUR CODE HERE\n'
                        '        raise NotImplementedError()\n\nx = 1')
     assert indents == ['        ']
-    cleared, _ = exercises.clear_solutions('Answer:\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION',
+    cleared, _ = students.clear_solutions('Answer:\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION',
                                            'markdown')
     assert cleared == 'Answer:\nYOUR ANSWER HERE'
 
 
 def test_top_level_stub_counts_as_raising():
     cell = nbformat.v4.new_code_cell('### BEGIN SOLUTION\nx = 1\n### END SOLUTION')
-    stu = exercises.student_notebook(nbformat.v4.new_notebook(cells=[cell])).cells[0]
-    assert stu.metadata['tags'] == [exercises.RAISES]
+    stu = students.student_notebook(nbformat.v4.new_notebook(cells=[cell])).cells[0]
+    assert stu.metadata['tags'] == [students.RAISES]
 
 
 @pytest.mark.parametrize('source', ['### BEGIN SOLUTION\nx = 1', 'x = 1\n### END SOLUTION',
                                     '### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION'])
 def test_unbalanced_markers_are_an_error(source):
-    with pytest.raises(exercises.SolutionMarkerError):
-        exercises.clear_solutions(source)
+    with pytest.raises(students.SolutionMarkerError):
+        students.clear_solutions(source)
 
 
 @pytest.mark.parametrize('line', ['### begin solution', '### BEGIN SOLUTIONS', '## BEGIN SOLUTION',
@@ -152,23 +152,23 @@ def test_unbalanced_markers_are_an_error(source):
 def test_a_marker_in_another_spelling_is_an_error(line):
     """nbgrader takes any line containing BEGIN SOLUTION as a marker; we take only the exact line,
     so a near miss must stop the generator rather than leave a solution in the students' version."""
-    with pytest.raises(exercises.SolutionMarkerError, match='looks like a solution marker'):
-        exercises.clear_solutions(f'### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION\n{line}\nsecret = 2')
+    with pytest.raises(students.SolutionMarkerError, match='looks like a solution marker'):
+        students.clear_solutions(f'### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION\n{line}\nsecret = 2')
     cell = nbformat.v4.new_code_cell(f'{line}\nsecret = 3')  # no exact marker in the cell at all
-    with pytest.raises(exercises.SolutionMarkerError):
-        exercises.student_notebook(nbformat.v4.new_notebook(cells=[cell]))
+    with pytest.raises(students.SolutionMarkerError):
+        students.student_notebook(nbformat.v4.new_notebook(cells=[cell]))
 
 
 def test_check_on_a_folder_without_solutions_is_an_error(tmp_path, capsys):
-    assert exercises.main(['--check', '--folder', str(tmp_path)]) == 2
+    assert command_line.main(['--check', '--folder', str(tmp_path)]) == 2
     assert 'no solution notebooks' in capsys.readouterr().err
-    assert exercises.main(['--folder', str(tmp_path)]) == 2
+    assert command_line.main(['--folder', str(tmp_path)]) == 2
 
 
 @pytest.mark.parametrize('path', SOLUTIONS, ids=NAMES)
 def test_assignment_id_is_in_both_versions(path):
     """The grader tells assignments apart by this metadata, never by a submission's file name."""
-    for version in (path, exercises.student_path(path)):
+    for version in (path, students.student_path(path)):
         assert nbformat.read(version, as_version=4).metadata['d2lutils'] == {'assignment': path.stem}
 
 
@@ -177,7 +177,7 @@ def test_a_solution_without_assignment_id_is_an_error(tmp_path, capsys):
     nb = nbformat.read(SOLUTIONS[0], as_version=4)
     del nb.metadata['d2lutils']
     nbformat.write(nb, tmp_path / 'solutions' / SOLUTIONS[0].name)
-    assert exercises.main(['--folder', str(tmp_path)]) == 2
+    assert command_line.main(['--folder', str(tmp_path)]) == 2
     assert '"assignment"' in capsys.readouterr().err
 
 

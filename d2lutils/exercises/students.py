@@ -14,21 +14,15 @@ Those are the check cells (nbgrader grade cells), the cells tagged ``uses-soluti
 nbval (which runs the students' versions) and JupyterLab's "Run All" both carry on past a cell with
 that tag; the tests check that exactly those cells raise.
 
-    python -m d2lutils.exercises              # regenerate every students' version
-    python -m d2lutils.exercises --check      # exit 1 if a students' version is out of date
-    python -m d2lutils.exercises --grade FILE.ipynb ...  # run submitted notebooks (d2lutils.grading)
-
-Each solution notebook names its assignment in its metadata (``d2lutils.assignment``, the file's
-stem); the students' version keeps it, and so does nbgrader's release, so that the grader
-(``d2lutils/grading.py``) can tell which teacher's copy a submission belongs to whatever its file
-is called.
+The command line (``python -m d2lutils.exercises``, in ``__main__``) writes them or says which are out
+of date. Each solution notebook names its assignment in its metadata (``d2lutils.assignment``, the
+file's stem); the students' version keeps it, and so does nbgrader's release, so that the grader
+(``d2lutils/exercises/grading.py``) can tell which teacher's copy a submission belongs to whatever
+its file is called.
 """
-import argparse
 import copy
-import os
 import pathlib
 import re
-import sys
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 CODE_STUB = ('# YOUR CODE HERE', 'raise NotImplementedError()')
@@ -36,7 +30,7 @@ TEXT_STUB = 'YOUR ANSWER HERE'
 RAISES = 'raises-exception'
 USES_SOLUTION = 'uses-solution'
 
-EXERCISES = pathlib.Path(__file__).resolve().parents[1] / 'chapters' / 'exercises'
+EXERCISES = pathlib.Path(__file__).resolve().parents[2] / 'chapters' / 'exercises'
 
 
 class SolutionMarkerError(ValueError):
@@ -170,78 +164,3 @@ def run_notebook(path, timeout=1200):
     nbclient.NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name='python3',
                             resources={'metadata': {'path': str(path.parent)}}).execute()
     return nb
-
-
-def _first_line(text):
-    text = re.sub(r'\x1b\[[0-9;]*m', '', text)
-    return text.strip().split('\n')[0][:160]
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m d2lutils.exercises', description=__doc__.split('\n')[0])
-    parser.add_argument('--check', action='store_true',
-                        help="don't write; exit 1 if a students' version is out of date")
-    parser.add_argument('--folder', default=str(EXERCISES),
-                        help='the exercises folder (with solutions/ inside); default: %(default)s')
-    parser.add_argument('--grade', nargs='+', metavar='NOTEBOOK',
-                        help='run these submitted notebooks (student code!) and score their checks')
-    parser.add_argument('--output', default='grades.csv',
-                        help='--grade: results file, rewritten after each submission; .json for '
-                             'JSON, else CSV; default: %(default)s')
-    parser.add_argument('--timeout', type=float, default=600,
-                        help='--grade: seconds one cell may run; default: %(default)s')
-    parser.add_argument('--profile', default='quick',
-                        help='--grade: run profile (the checks do not depend on it); '
-                             'default: %(default)s')
-    parser.add_argument('--allow-root', action='store_true',
-                        help='--grade: run student code even as root (better: a throwaway account)')
-    parser.add_argument('--no-screen', action='store_true',
-                        help='--grade: run submissions the tampering screen flags (after reading them)')
-    args = parser.parse_args(argv)
-    try:
-        if args.grade:
-            return _grade(args)
-        if args.check:
-            stale = out_of_date(args.folder)
-            for path in stale:
-                print(f'out of date: {path} (run: python -m d2lutils.exercises)')
-            if not stale:
-                print("students' versions are up to date")
-            return 1 if stale else 0
-        for path, text in generate(args.folder).items():
-            path.write_text(text, encoding='utf-8')
-            print(f'wrote {path}')
-        return 0
-    except SolutionMarkerError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
-
-
-def _grade(args):
-    """--grade: say that student code runs, refuse root, grade; exit 1 if a submission failed."""
-    from d2lutils import grading
-    print(f'WARNING: {grading.WARNING}', file=sys.stderr)
-    if hasattr(os, 'geteuid') and os.geteuid() == 0 and not args.allow_root:
-        print('error: refusing to run student code as root; grade as an ordinary user (or in a '
-              'container), or pass --allow-root', file=sys.stderr)
-        return 2
-    if args.timeout <= 0:
-        print(f'error: --timeout must be a positive number of seconds, not {args.timeout:g}',
-              file=sys.stderr)
-        return 2
-    grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
-    os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
-    try:
-        results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout,
-                                use_screen=not args.no_screen)
-    except grading.ChecksChanged as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    attention = [r for r in results if not r.ok]
-    print(f'{len(results)} submissions, {len(attention)} failed or to review; '
-          f'results in {args.output}')
-    return 1 if attention else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

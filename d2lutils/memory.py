@@ -1,11 +1,16 @@
-"""Will the batch fit? Memory of a training run against what the device has, and advice when not.
+"""A training step's memory: estimated, measured, against what the device has; advice when short.
 
-The classic ResNet chapter died on small GPUs with ``cudaMalloc failed: out of memory``. Two guards:
+Chapter 4 estimates what one training step keeps in memory (``training_memory_breakdown``,
+``estimate_training_memory``: weights, gradients, optimizer state and the activations of
+``inspection.activation_bytes``) and measures what a real step takes on this machine
+(``measure_training_step_memory``).
 
-* before training, ``plan_batch`` compares the estimated memory of a training step (chapter 4's
-  ``inspection.estimate_training_memory``) with the memory the device has free, and halves the batch
-  until it fits, scaling the learning rate by the same factor (the linear scaling rule, Goyal et al.
-  2017, "Accurate, Large Minibatch SGD", arXiv 1706.02677);
+The classic ResNet chapter died on small GPUs with ``cudaMalloc failed: out of memory``. Chapter 5
+has two guards:
+
+* before training, ``plan_batch`` compares the estimate with the memory the device has free, and
+  halves the batch until it fits, scaling the learning rate by the same factor (the linear scaling
+  rule, Goyal et al. 2017, "Accurate, Large Minibatch SGD", arXiv 1706.02677);
 * during training, ``out_of_memory_advice`` turns MXNet's out-of-memory error into a short message
   that says what to change, and lets every other error through untouched.
 
@@ -15,9 +20,13 @@ system's estimate of memory available to a new program (``MemAvailable`` in ``/p
 import contextlib
 import dataclasses
 import os
+import time
 
-from d2lutils import validation
-from d2lutils.inspection import estimate_training_memory, format_bytes
+import mxnet as mx
+from mxnet import autograd, gluon, np
+from mxnet.base import MXNetError
+
+from d2lutils import arguments, inspection
 
 # Fraction of the free memory a plan may use: the estimate leaves out the framework's workspace
 # (cuDNN and oneDNN scratch buffers), the memory pool's rounding and fragmentation.
@@ -28,6 +37,165 @@ DEFAULT_HEADROOM = 0.8
 OUT_OF_MEMORY_PHRASES = ('out of memory', 'cudamalloc failed', 'std::bad_alloc',
                          'failed to allocate')
 
+
+# --- the estimate and the measurement (chapter 4) -----------------------------------------------
+
+def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
+    """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``. Used in
+    chapter 4.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        The network; it may be uninitialized and is not changed.
+    input_shape : tuple of int
+        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
+    batch_size : int
+        Images per step.
+    optimizer_states : int
+        Copies of the trainable parameters the optimizer keeps: 0 for plain SGD (the book's
+        default), 1 for SGD with momentum, 2 for Adam.
+
+    Returns
+    -------
+    dict
+        Bytes for ``weights``, ``gradients``, ``optimizer`` and ``activations``.
+
+    Assumptions (float32 everywhere):
+
+    - ``weights``: every parameter, trainable or not (running statistics included);
+    - ``gradients``: one gradient per trainable parameter;
+    - ``optimizer``: ``optimizer_states`` copies of the trainable parameters;
+    - ``activations``: ``inspection.activation_bytes`` per sample times the batch size, kept from the forward
+      pass for the backward pass. The gradients with respect to activations are not counted: the
+      backward pass frees them layer by layer, so only a few exist at a time.
+
+    Not counted: the input pipeline, MXNet's own code and buffers, operator scratch space, and the
+    memory pool's rounding. ``measure_training_step_memory`` shows how far that is from reality.
+    """
+    trainable, other = inspection.parameter_counts(net, input_shape)
+    return {
+        'weights': (trainable + other) * inspection.BYTES_PER_FLOAT32,
+        'gradients': trainable * inspection.BYTES_PER_FLOAT32,
+        'optimizer': optimizer_states * trainable * inspection.BYTES_PER_FLOAT32,
+        'activations': inspection.activation_bytes(net, input_shape) * batch_size,
+    }
+
+
+def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
+    """Estimated bytes for one training step: the sum of ``training_memory_breakdown``. Used in
+    chapters 4 and 5.
+
+    Parameters
+    ----------
+    net, input_shape, batch_size, optimizer_states
+        As in ``training_memory_breakdown``: ``net`` may be uninitialized and is not changed.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    return sum(training_memory_breakdown(net, input_shape, batch_size, optimizer_states).values())
+
+
+def _proc_status_kb(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak_rss():
+    """Make VmHWM (peak resident memory) start again from the current RSS (Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
+    """Run ``num_steps`` training steps on random data and report the peak memory they added.
+    Used in chapter 4.
+
+    Parameters
+    ----------
+    net : gluon.Block
+        An initialized network.
+    input_shape : tuple of int
+        One image's shape (C, H, W), or (N, C, H, W) with N ignored.
+    batch_size : int
+        Images per step.
+    num_steps : int
+        Steps measured (after one warm-up forward pass).
+    ctx : mxnet.Context, optional
+        Where the random data goes; the CPU by default.
+
+    Returns
+    -------
+    dict
+        ``peak_growth`` (bytes), ``baseline`` (bytes), ``reset_worked`` (False: the peak could
+        not be reset, so the number may include an older peak) and ``seconds`` per step.
+
+    Linux only: it reads the process's resident memory from ``/proc/self/status``. The first
+    forward pass (outside the measurement) fixes deferred shapes and warms MXNet's operators up.
+    Then the peak resident set size is reset, the steps run (forward, loss, backward, plain SGD
+    update) and the result is the peak minus the resident size just before. The weights and their
+    gradient buffers (Gluon allocates both when it initializes a parameter) existed before, so they
+    are not in it; activations, the loss, scratch space and everything else MXNet allocates during
+    the steps are.
+
+    The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
+    do move (training-mode forward passes update them).
+    """
+    ctx = ctx or mx.cpu()
+    shape = (batch_size,) + inspection.one_sample_shape(input_shape)[1:]
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
+    X = np.random.uniform(size=shape, ctx=ctx)
+    warm = net(X[:1])
+    y = np.zeros((batch_size,), ctx=ctx)
+    mx.nd.waitall()
+    del warm
+    baseline = _proc_status_kb('VmRSS') * 1024
+    reset_worked = _reset_peak_rss()
+    start = time.perf_counter()
+    for _ in range(num_steps):
+        with autograd.record():
+            loss = loss_fn(net(X), y)
+        loss.backward()
+        trainer.step(batch_size)
+        mx.nd.waitall()
+    seconds = (time.perf_counter() - start) / num_steps
+    peak = _proc_status_kb('VmHWM') * 1024
+    return {'peak_growth': peak - baseline, 'baseline': baseline, 'reset_worked': reset_worked,
+            'seconds': seconds}
+
+
+def format_bytes(n):
+    """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS. Used in chapters 4
+    and 5.
+
+    Parameters
+    ----------
+    n : int or float
+        A number of bytes.
+
+    Returns
+    -------
+    str
+        Whole bytes below 1 KiB, else one decimal in KiB, MiB or GiB.
+    """
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(n) < 1024 or unit == 'GiB':
+            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
+        n /= 1024
+
+
+# --- what the device has, and will the batch fit (chapter 5) -----------------------------------
 
 def cpu_memory(meminfo='/proc/meminfo'):
     """(available, total) bytes of system memory, as the operating system estimates them."""
@@ -45,7 +213,6 @@ def cpu_memory(meminfo='/proc/meminfo'):
 
 def device_memory(device):
     """(free, total) bytes on ``device``: GPU memory for a GPU context, system memory for a CPU."""
-    import mxnet as mx
     if device.device_type == 'gpu':
         return mx.context.gpu_memory_info(device.device_id)
     return cpu_memory()
@@ -95,17 +262,16 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
     False) rather than train with batches too small for batch normalization. Every argument is
     checked first: a negative free memory or a batch of 100.5 is refused by name, not planned for.
     """
-    import mxnet as mx
-    input_shape = validation.shape('input_shape', input_shape)
-    batch_size = validation.positive_int('batch_size', batch_size)
-    lr = validation.positive_finite('lr', lr)
+    input_shape = arguments.shape('input_shape', input_shape)
+    batch_size = arguments.positive_int('batch_size', batch_size)
+    lr = arguments.positive_finite('lr', lr)
     if not isinstance(device, mx.Context):
         raise TypeError(f'device must be a context such as mx.cpu() or mx.gpu(0); got {device!r}.')
-    optimizer_states = validation.non_negative_int('optimizer_states', optimizer_states)
-    headroom = validation.fraction('headroom', headroom)
-    min_batch_size = validation.positive_int('min_batch_size', min_batch_size)
+    optimizer_states = arguments.non_negative_int('optimizer_states', optimizer_states)
+    headroom = arguments.fraction('headroom', headroom)
+    min_batch_size = arguments.positive_int('min_batch_size', min_batch_size)
     if free is not None:
-        free = validation.non_negative_finite('free', free)
+        free = arguments.non_negative_finite('free', free)
     if estimate is not None and not callable(estimate):
         raise TypeError(f'estimate must be a function estimate(net, input_shape, batch_size) '
                         f'giving bytes, or None; got {estimate!r}.')
@@ -127,7 +293,6 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
 
 def is_out_of_memory(err):
     """True if ``err`` is MXNet's (or the C++ runtime's) report of a failed allocation."""
-    from mxnet.base import MXNetError
     if not isinstance(err, (MXNetError, MemoryError)):
         return False
     if isinstance(err, MemoryError):
@@ -175,7 +340,7 @@ def out_of_memory_advice(batch_size=None, device=None):
     The MXNet error (with its long C++ stack trace) is replaced, not chained, so a notebook shows the
     advice rather than a wall of trace. Any other error passes through unchanged.
     """
-    batch_size = validation.positive_int('batch_size', batch_size, none_means='not known')
+    batch_size = arguments.positive_int('batch_size', batch_size, none_means='not known')
     try:
         yield
     except Exception as err:  # noqa: BLE001  (filtered just below; others are re-raised as they are)

@@ -1,7 +1,7 @@
 """Does a block compute what a reference block computes, and if not, which edit explains it?
 
-The exercise checks (``d2lutils.checks``) use this module to judge a student's block by what it
-computes, not only by its shapes and parameter counts:
+The exercise checks (``d2lutils.exercises.checks``) use this module to judge a student's block by
+what it computes, not only by its shapes and parameter counts:
 
 1. ``set_controlled_weights`` gives every convolution and batch norm values that depend only on the
    parameter's shape and kind. A student's layer and the reference's layer of the same shape then

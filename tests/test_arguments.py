@@ -17,7 +17,7 @@ from mxnet import gluon, np, npx
 from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
-from d2lutils import capacity, data, get_profile, seed_everything, training, validation
+from d2lutils import arguments, data, get_profile, memory, schedules, seed_everything, training
 
 npx.set_np()
 
@@ -39,20 +39,20 @@ def assert_names(err, *fragments):
 
 @pytest.mark.parametrize('value', [1, 128, onp.int64(128), onp.int32(7), onp.uint8(3)])
 def test_python_and_numpy_integers_are_accepted(value):
-    checked = validation.positive_int('batch_size', value)
+    checked = arguments.positive_int('batch_size', value)
     assert checked == int(value) and type(checked) is int
 
 
 @pytest.mark.parametrize('value', [0.1, 1, onp.float32(0.5), onp.float64(1e-3), onp.int64(2)])
 def test_python_and_numpy_numbers_are_accepted_as_rates(value):
-    assert validation.positive_finite('lr', value) == pytest.approx(float(value))
+    assert arguments.positive_finite('lr', value) == pytest.approx(float(value))
 
 
 def test_none_is_allowed_only_where_it_means_something():
-    assert validation.positive_int('resize', None, none_means='keep 28x28') is None
-    assert validation.subset_size('train_subset', None, 60000) is None
+    assert arguments.positive_int('resize', None, none_means='keep 28x28') is None
+    assert arguments.subset_size('train_subset', None, 60000) is None
     with pytest.raises(TypeError, match='batch_size'):
-        validation.positive_int('batch_size', None)
+        arguments.positive_int('batch_size', None)
 
 
 # --- data.load_fashion_mnist / load_with_profile -------------------------------------------------
@@ -238,11 +238,11 @@ def tiny_net(outputs=10):
     (dict(hybridize='yes'), TypeError, ['hybridize', "'yes'"]),
 ])
 def test_train_refuses_bad_arguments(kwargs, error, fragments):
-    arguments = dict(num_epochs=1, lr=0.1, devices=mx.cpu(), live_plot=False, **{})
-    arguments.update(kwargs)
+    given = dict(num_epochs=1, lr=0.1, devices=mx.cpu(), live_plot=False, **{})
+    given.update(kwargs)
     net = tiny_net()
     with pytest.raises(error) as err:
-        training.train(net, *tiny_loaders(), **arguments)
+        training.train(net, *tiny_loaders(), **given)
     assert_names(err, *fragments)
     assert all(p._data is None for p in net.collect_params().values())  # refused before init
 
@@ -332,7 +332,7 @@ def test_numpy_numbers_are_fine_for_train():
     assert len(history.train_loss) == 2
 
 
-# --- capacity.plan_batch -------------------------------------------------------------------------
+# --- memory.plan_batch ---------------------------------------------------------------------------
 
 def linear_estimate(net, input_shape, batch_size):
     return 200 * MiB + 10 * MiB * batch_size
@@ -363,16 +363,16 @@ def linear_estimate(net, input_shape, batch_size):
     (dict(estimate=5), TypeError, ['estimate', '5']),
 ])
 def test_plan_batch_refuses(kwargs, error, fragments):
-    arguments = dict(net=None, input_shape=(1, 96, 96), batch_size=256, lr=0.05,
+    given = dict(net=None, input_shape=(1, 96, 96), batch_size=256, lr=0.05,
                      device=mx.gpu(0), free=4096 * MiB, estimate=linear_estimate)
-    arguments.update(kwargs)
+    given.update(kwargs)
     with pytest.raises(error) as err:
-        capacity.plan_batch(**arguments)
+        memory.plan_batch(**given)
     assert_names(err, *fragments)
 
 
 def test_plan_batch_takes_numpy_numbers():
-    plan = capacity.plan_batch(None, (1, onp.int64(96), 96), onp.int64(256), onp.float32(0.05),
+    plan = memory.plan_batch(None, (1, onp.int64(96), 96), onp.int64(256), onp.float32(0.05),
                                mx.gpu(0), free=onp.int64(2048 * MiB), headroom=onp.float64(0.8),
                                estimate=linear_estimate)
     assert plan.batch_size == 128 and type(plan.batch_size) is int
@@ -390,8 +390,8 @@ GPU_OOM = ('Traceback (most recent call last):\n  File "../src/storage/./pooled_
 @pytest.mark.parametrize('text, cause', [(CPU_OOM, 'Failed to allocate CPU Memory'),
                                          (GPU_OOM, 'cudaMalloc retry failed: out of memory')])
 def test_out_of_memory_advice_keeps_mxnets_cause(text, cause):
-    with pytest.raises(capacity.OutOfMemoryError) as err:
-        with capacity.out_of_memory_advice(batch_size=128):
+    with pytest.raises(memory.OutOfMemoryError) as err:
+        with memory.out_of_memory_advice(batch_size=128):
             raise MXNetError(text)
     assert_names(err, 'Out of memory', cause)
     assert 'Traceback' not in str(err.value) and '.h' not in str(err.value)
@@ -401,7 +401,7 @@ def test_out_of_memory_advice_keeps_mxnets_cause(text, cause):
                                                (12.5, TypeError)])
 def test_out_of_memory_advice_refuses_a_bad_batch_size(batch_size, error):
     with pytest.raises(error) as err:
-        with capacity.out_of_memory_advice(batch_size=batch_size):
+        with memory.out_of_memory_advice(batch_size=batch_size):
             pass
     assert_names(err, 'batch_size', repr(batch_size))
 
@@ -413,15 +413,15 @@ def test_a_real_cpu_out_of_memory_error_gives_its_cause():
         import resource
         import d2lutils  # before MXNet: its numpy.bool fix for Python 3.12
         from mxnet import np, npx
-        from d2lutils import capacity
+        from d2lutils import memory
         npx.set_np()
         with open('/proc/self/status') as status:
             size = next(int(line.split()[1]) * 1024 for line in status if line.startswith('VmSize'))
         resource.setrlimit(resource.RLIMIT_AS, (size + 1024 ** 3, size + 1024 ** 3))
         try:
-            with capacity.out_of_memory_advice(batch_size=128):
+            with memory.out_of_memory_advice(batch_size=128):
                 np.zeros((2 ** 29,)).wait_to_read()  # 2 GiB of float32
-        except capacity.OutOfMemoryError as err:
+        except memory.OutOfMemoryError as err:
             print(err)
     ''')
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
@@ -437,11 +437,11 @@ def test_a_real_cpu_out_of_memory_error_gives_its_cause():
     (lambda: data.text_labels([-1]), ValueError, ['indices', '-1']),  # was 'ankle boot'
     (lambda: data.subset_indices(100, -5), ValueError, ['size', '-5']),  # was 95 examples
     (lambda: data.subset_indices(100, 101), ValueError, ['size', '101', '1 to 100']),
-    (lambda: training.make_lr_scheduler('cosine', 0.1, 0), ValueError, ['total_steps', '0']),
-    (lambda: training.make_lr_scheduler('cosine', 0.1, 100, warmup_steps=-5), ValueError,
+    (lambda: schedules.make_lr_scheduler('cosine', 0.1, 0), ValueError, ['total_steps', '0']),
+    (lambda: schedules.make_lr_scheduler('cosine', 0.1, 100, warmup_steps=-5), ValueError,
      ['warmup_steps', '-5']),
-    (lambda: training.make_lr_scheduler('cosine', -0.1, 100), ValueError, ['lr', '-0.1']),
-    (lambda: training.make_lr_scheduler('linear', 0.1, 100.5), TypeError, ['total_steps', '100.5']),
+    (lambda: schedules.make_lr_scheduler('cosine', -0.1, 100), ValueError, ['lr', '-0.1']),
+    (lambda: schedules.make_lr_scheduler('linear', 0.1, 100.5), TypeError, ['total_steps', '100.5']),
     (lambda: training.evaluate_accuracy(nn.Dense(10), [], mx.cpu()), ValueError,
      ['data_iter', 'at least one example']),
     (lambda: training.as_device_list(mx.gpu(mx.context.num_gpus())), ValueError,

@@ -8,12 +8,12 @@ notebook of that assignment. As nbgrader's autograde does, a check cell is put b
 out (edited or deleted, it is replaced or re-inserted after the graded cell before it), a graded
 cell the teacher's copy does not have is not graded, and points in the submission are ignored.
 
-A submission could try to grade itself: replace ``d2lutils.checks`` functions, rebind ``checks`` or
-a builtin such as ``isinstance``, or hide a check's error. Two defences, because code that runs in
+A submission could try to grade itself: replace ``d2lutils.exercises.checks`` functions, rebind
+``checks`` or a builtin such as ``isinstance``, or hide a check's error. Two defences, because code that runs in
 the kernel can undo anything else that runs there:
 
-- in the kernel, before each check cell, a guard loads ``d2lutils/checks.py`` and the d2lutils
-  modules it uses (the reference blocks of ``d2lutils.models``) afresh from the files installed
+- in the kernel, before each check cell, a guard loads ``d2lutils/exercises/checks.py`` and the
+  d2lutils modules it uses (the reference blocks of ``d2lutils.models``) afresh from the files installed
   (SHA-256 compared with the grader's own reading), without the import system; re-runs the
   teacher's imports; and removes from the submission's namespace the builtins that the check and
   the guard use. The check earns its points only if its cell then prints a random token written
@@ -45,15 +45,16 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import secrets
 import subprocess
 import sys
 import tempfile
 
-from d2lutils import exercises
+from d2lutils.exercises import students
 
-PACKAGE = pathlib.Path(__file__).parent
-CHECKS_PY = PACKAGE / 'checks.py'
+PACKAGE = pathlib.Path(__file__).resolve().parents[1]  # the d2lutils folder
+CHECKS = 'd2lutils.exercises.checks'
 ASSIGNMENT_KEY = 'd2lutils'  # nb.metadata.d2lutils.assignment
 
 # What tampering needs and an exercise on residual blocks does not.
@@ -73,7 +74,7 @@ class SubmissionError(Exception):
 
 
 class ChecksChanged(RuntimeError):
-    """d2lutils/checks.py changed on disk during a batch: what follows could not be trusted."""
+    """d2lutils/exercises/checks.py changed on disk during a batch: what follows is not trusted."""
 
 
 @dataclasses.dataclass
@@ -132,21 +133,27 @@ class Result:
         return cls(**data)
 
 
+def first_line(text):
+    """The first line of an error message, without terminal colours, cut at 160 characters."""
+    text = re.sub(r'\x1b\[[0-9;]*m', '', text)
+    return text.strip().split('\n')[0][:160]
+
+
 # --- the teacher's copy -------------------------------------------------------------------------
 
 def assignment_of(nb):
     return (nb.get('metadata', {}).get(ASSIGNMENT_KEY) or {}).get('assignment')
 
 
-def teacher_copies(folder=exercises.EXERCISES):
+def teacher_copies(folder=students.EXERCISES):
     """{assignment id: solution notebook} for the solution notebooks in ``folder/solutions``."""
     import nbformat
     copies = {}
-    for path in exercises.solution_paths(folder):
+    for path in students.solution_paths(folder):
         nb = nbformat.read(path, as_version=4)
         assignment = assignment_of(nb)
         if not assignment:
-            raise exercises.SolutionMarkerError(
+            raise students.SolutionMarkerError(
                 f'{path} has no assignment id: add "{ASSIGNMENT_KEY}": {{"assignment": '
                 f'"{path.stem}"}} to its notebook metadata')
         copies[assignment] = nb
@@ -155,8 +162,8 @@ def teacher_copies(folder=exercises.EXERCISES):
 
 def graded_cells(nb):
     """The cells nbgrader manages (metadata.nbgrader with a grade_id), by grade_id, in order."""
-    return {exercises.nbgrader_meta(c)['grade_id']: c for c in nb.cells
-            if exercises.nbgrader_meta(c).get('grade_id')}
+    return {students.nbgrader_meta(c)['grade_id']: c for c in nb.cells
+            if students.nbgrader_meta(c).get('grade_id')}
 
 
 # --- what runs: the submission with the teacher's graded cells ----------------------------------
@@ -173,14 +180,14 @@ def with_teacher_cells(submission, handed_out):
     nb = copy.deepcopy(submission)
     seen, cells = set(), []
     for cell in nb.cells:
-        grade_id = exercises.nbgrader_meta(cell).get('grade_id')
+        grade_id = students.nbgrader_meta(cell).get('grade_id')
         if grade_id not in teacher or grade_id in seen:
             cell.metadata.pop('nbgrader', None)
             cells.append(cell)
             continue
         seen.add(grade_id)
         source = teacher[grade_id]
-        if exercises.nbgrader_meta(source).get('locked'):
+        if students.nbgrader_meta(source).get('locked'):
             cells.append(copy.deepcopy(source))
             continue
         if cell.cell_type != source.cell_type:
@@ -191,7 +198,7 @@ def with_teacher_cells(submission, handed_out):
     for i, grade_id in enumerate(order):
         if grade_id in seen:
             continue
-        before = [exercises.nbgrader_meta(c).get('grade_id') for c in cells]
+        before = [students.nbgrader_meta(c).get('grade_id') for c in cells]
         previous = order[i - 1] if i else None
         at = before.index(previous) + 1 if previous in before else 0
         cells.insert(at, copy.deepcopy(teacher[grade_id]))
@@ -204,7 +211,7 @@ def teacher_imports(teacher):
     """The import statements of the teacher's cells that are not solutions, as source lines."""
     lines = []
     for cell in teacher.cells:
-        if cell.cell_type != 'code' or exercises.nbgrader_meta(cell).get('solution'):
+        if cell.cell_type != 'code' or students.nbgrader_meta(cell).get('solution'):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -215,15 +222,22 @@ def teacher_imports(teacher):
     return lines
 
 
+def _module_file(name):
+    """The file of d2lutils module ``name`` (e.g. 'd2lutils.exercises.checks'), or None if none."""
+    path = PACKAGE.parent.joinpath(*name.split('.')).with_suffix('.py')
+    return path if path.is_file() else None
+
+
 def _package_imports(name):
     """The d2lutils modules (files in the package) that module ``name`` imports, anywhere in it."""
     names = set()
-    for node in ast.walk(ast.parse((PACKAGE / f'{name}.py').read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == 'd2lutils':
+    for node in ast.walk(ast.parse(_module_file(name).read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or '').split('.')[0] == 'd2lutils':
+            names.add(node.module)
+            names.update(f'{node.module}.{alias.name}' for alias in node.names)
+        elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('d2lutils.'):
-            names.add(node.module.split('.')[1])
-    return sorted(n for n in names if (PACKAGE / f'{n}.py').exists())
+    return sorted(n for n in names if n.startswith('d2lutils.') and _module_file(n))
 
 
 def trusted_modules():
@@ -234,15 +248,15 @@ def trusted_modules():
     order, started = [], set()
 
     def visit(name):
-        if name not in started:  # the package has no import cycles; this stops one if it grows one
+        if name not in started:  # tests/test_layers.py keeps the package free of import cycles
             started.add(name)
             for imported in _package_imports(name):
                 visit(imported)
             order.append(name)
 
-    visit(CHECKS_PY.stem)
-    return [(f'd2lutils.{name}', str(PACKAGE / f'{name}.py'),
-             hashlib.sha256((PACKAGE / f'{name}.py').read_bytes()).hexdigest()) for name in order]
+    visit(CHECKS)
+    return [(name, str(_module_file(name)),
+             hashlib.sha256(_module_file(name).read_bytes()).hexdigest()) for name in order]
 
 
 GUARD_BUILTINS = frozenset({'compile', 'exec', 'open', 'print', 'RuntimeError', 'setattr'})
@@ -257,16 +271,17 @@ def guarded(check_source, imports, token, modules):
     guard = f'''\
 # --- the grader's guard: builtins, the checks and their references as installed, the imports ---
 {unshadow}def _grader_guard():
-    import hashlib, sys, types, d2lutils
+    import hashlib, sys, types, d2lutils.exercises
     for name, path, sha in {modules!r}:
         with open(path, 'rb') as file:
             source = file.read()
         if hashlib.sha256(source).hexdigest() != sha:
             raise RuntimeError(f'grader: {{path}} changed on disk while grading')
+        package, _, attribute = name.rpartition('.')
         module = types.ModuleType(name)
-        module.__file__, module.__package__ = path, 'd2lutils'
+        module.__file__, module.__package__ = path, package
         sys.modules[name] = module
-        setattr(d2lutils, name.split('.')[1], module)
+        setattr(sys.modules[package], attribute, module)
         exec(compile(source, path, 'exec'), module.__dict__)
 _grader_guard()
 del _grader_guard
@@ -334,7 +349,7 @@ def screen(submission, teacher):
                      if t is not None]
     teacher_modules = _module_names(teacher_trees)
     allowed = _d2lutils_uses(teacher_trees, teacher_modules)
-    handed_out = {c.source for c in exercises.student_notebook(teacher).cells} | {
+    handed_out = {c.source for c in students.student_notebook(teacher).cells} | {
         c.source for c in teacher.cells}
     own = [(i, _python(c.source)) for i, c in enumerate(submission.cells)
            if c.cell_type == 'code' and c.source not in handed_out]
@@ -360,7 +375,7 @@ def _tampering(node, modules, allowed):
             return f'imports from {node.module}'
         names = [f'{node.module}.{a.name}' for a in node.names]
         bad = [n for n in names if n.startswith('d2lutils.') and n not in allowed
-               and not n.startswith('d2lutils.checks')]
+               and not n.startswith(CHECKS)]
         return f'imports {", ".join(bad)}, which the exercise does not use' if bad else None
     if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
         return f'uses {node.id}'
@@ -381,7 +396,7 @@ def _tampering(node, modules, allowed):
 
 # --- running one submission (in a process of its own) -------------------------------------------
 
-def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=True):
+def grade_submission(path, folder=students.EXERCISES, timeout=600, use_screen=True):
     """Grade one submission in this process (``grade`` calls it in a child process): a Result."""
     import nbformat
     result = Result(submission=str(path))
@@ -390,7 +405,7 @@ def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=T
             submission = nbformat.read(path, as_version=4)
         except Exception as error:  # nbformat raises several kinds for a file that is not a notebook
             raise SubmissionError(f'not a readable notebook ({type(error).__name__}: '
-                                  f'{exercises._first_line(str(error))})') from error
+                                  f'{first_line(str(error))})') from error
         copies = teacher_copies(folder)
         assignment = assignment_of(submission)
         if assignment not in copies:
@@ -400,7 +415,7 @@ def grade_submission(path, folder=exercises.EXERCISES, timeout=600, use_screen=T
                 'notebooks handed out?')
         result.assignment = assignment
         teacher = copies[assignment]
-        handed_out = exercises.student_notebook(teacher)
+        handed_out = students.student_notebook(teacher)
         nb = with_teacher_cells(submission, handed_out)
         findings = screen(nb, teacher) if use_screen else []
         tokens = _guard_checks(nb, teacher)
@@ -425,8 +440,8 @@ def _guard_checks(nb, teacher):
     """Guard every check cell of ``nb`` in place; return {grade_id: pass token}."""
     imports, modules, tokens = teacher_imports(teacher), trusted_modules(), {}
     for cell in nb.cells:
-        if exercises.is_check_cell(cell):
-            grade_id = exercises.nbgrader_meta(cell)['grade_id']
+        if students.is_check_cell(cell):
+            grade_id = students.nbgrader_meta(cell)['grade_id']
             tokens[grade_id] = f'grader-pass-{secrets.token_hex(16)}'
             cell.source = guarded(cell.source, imports, tokens[grade_id], modules)
     return tokens
@@ -447,21 +462,21 @@ def _execute(nb, timeout):
         except DeadKernelError:
             return 'the kernel died (the submission ended its process); the cells after did not run'
         except RuntimeError as error:  # nbclient: the kernel did not start or answer
-            return f'the kernel failed: {exercises._first_line(str(error))}'
+            return f'the kernel failed: {first_line(str(error))}'
     return None
 
 
 def _score(result, nb, handed_out, tokens):
     teacher = graded_cells(handed_out)
-    ran = {exercises.nbgrader_meta(c).get('grade_id'): c for c in nb.cells
-           if exercises.nbgrader_meta(c).get('grade_id')}
+    ran = {students.nbgrader_meta(c).get('grade_id'): c for c in nb.cells
+           if students.nbgrader_meta(c).get('grade_id')}
     for grade_id, source in teacher.items():
-        meta = exercises.nbgrader_meta(source)
+        meta = students.nbgrader_meta(source)
         if not meta.get('grade'):
             continue
         worth = float(meta.get('points', 0))
         cell = ran[grade_id]
-        if exercises.is_check_cell(source):
+        if students.is_check_cell(source):
             note = _check_failure(cell, tokens[grade_id])
             grade = CellGrade(grade_id, 'check', 0.0 if note else worth, worth, note)
             result.points += grade.points
@@ -477,7 +492,7 @@ def _check_failure(cell, token):
     """Why a check cell earns nothing ('' when it passed)."""
     errors = [o for o in cell.get('outputs', []) if o.get('output_type') == 'error']
     if errors:
-        return f'{errors[0]["ename"]}: {exercises._first_line(errors[0]["evalue"])}'
+        return f'{errors[0]["ename"]}: {first_line(errors[0]["evalue"])}'
     if cell.get('execution_count') is None:
         return 'not run'
     printed = [line for o in cell.get('outputs', []) if o.get('output_type') == 'stream'
@@ -493,7 +508,7 @@ WARNING = ('grading runs the submitted notebooks: their code runs with your righ
            'machine. Grade in a container or a throwaway account.')
 
 
-def grade(paths, output, folder=exercises.EXERCISES, timeout=600, use_screen=True, echo=print):
+def grade(paths, output, folder=students.EXERCISES, timeout=600, use_screen=True, echo=print):
     """Grade each submission in its own process; rewrite ``output`` after each; return Results."""
     output, results = pathlib.Path(output), []
     modules = trusted_modules()
@@ -503,16 +518,17 @@ def grade(paths, output, folder=exercises.EXERCISES, timeout=600, use_screen=Tru
         write_results(results, output)
         echo(result.report(), flush=True)
         if trusted_modules() != modules:
-            raise ChecksChanged(f'd2lutils/checks.py or a module it uses changed on disk while '
-                                f'grading {path}: stopped; reinstall the book, grade in a container')
+            raise ChecksChanged(f'd2lutils/exercises/checks.py or a module it uses changed on disk '
+                                f'while grading {path}: stopped; reinstall the book, grade in a '
+                                f'container')
     return results
 
 
 def _grade_in_child(path, folder, timeout, use_screen):
     with tempfile.TemporaryDirectory(prefix='d2lutils-grader-') as scratch:
         out = pathlib.Path(scratch) / 'result.json'
-        command = [sys.executable, '-m', 'd2lutils.grading', str(path), '--folder', str(folder),
-                   '--timeout', str(timeout), '--result', str(out)]
+        command = [sys.executable, '-m', 'd2lutils.exercises.grading', str(path),
+                   '--folder', str(folder), '--timeout', str(timeout), '--result', str(out)]
         if not use_screen:
             command.append('--no-screen')
         limit = _process_limit(path, timeout)
@@ -554,9 +570,9 @@ def write_results(results, output):
 
 def main(argv=None):
     """The child's entry: grade one submission and write its Result as JSON."""
-    parser = argparse.ArgumentParser(prog='python -m d2lutils.grading')
+    parser = argparse.ArgumentParser(prog='python -m d2lutils.exercises.grading')
     parser.add_argument('submission')
-    parser.add_argument('--folder', default=str(exercises.EXERCISES))
+    parser.add_argument('--folder', default=str(students.EXERCISES))
     parser.add_argument('--timeout', type=float, default=600)
     parser.add_argument('--result', required=True)
     parser.add_argument('--no-screen', action='store_true')

@@ -14,9 +14,9 @@ and compares it with ``d2lutils.models.Bottleneck`` or ``d2lutils.models.PreActR
   outputs are thrown away) is not;
 - pre-activation only: every convolution, the projection included, reads the output of a ReLU
   (non-negative values), i.e. the pre-activated input;
-- what the block computes (``d2lutils.behaviour``): every convolution and batch norm of both blocks
-  gets values fixed by its shape alone, so the student's block must return the reference's output,
-  in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
+- what the block computes (``d2lutils.exercises.behaviour``): every convolution and batch norm of
+  both blocks gets values fixed by its shape alone, so the student's block must return the
+  reference's output, in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
   convolution, on the branch or on the shortcut, changes it, and the message names the edit;
 - that the shortcut really carries the input: every convolution's weights are set to zero and every
   batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
@@ -55,7 +55,8 @@ from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
 import d2lutils
-from d2lutils import behaviour, models, walker
+from d2lutils import models, walker
+from d2lutils.exercises import behaviour
 
 BATCH, SIZE = 4, 8
 BRANCH_SHIFT = -0.5
@@ -467,7 +468,7 @@ def _check_gradient(block, x, where):
 
 def _check_behaviour(block, reference, design, x, where, reference_name):
     """The student's block and the reference, both with controlled weights, must return the same
-    output in training and in inference mode; if not, name the edit (``d2lutils.behaviour``)."""
+    output in training and in inference mode; if not, name the edit (``exercises.behaviour``)."""
     xs = x.asnumpy()
     for training in (True, False):
         outputs, calls = [], []

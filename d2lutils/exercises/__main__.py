@@ -1,0 +1,84 @@
+"""The exercises' command line: the students' versions, and grading submitted notebooks.
+
+    python -m d2lutils.exercises              # regenerate every students' version
+    python -m d2lutils.exercises --check      # exit 1 if a students' version is out of date
+    python -m d2lutils.exercises --grade FILE.ipynb ...  # run submitted notebooks and score them
+
+It lives here, above ``students`` and ``grading``, so that neither imports the other's caller: the
+grader uses the generator (a check cell as handed out), never the command line.
+"""
+import argparse
+import os
+import sys
+
+from d2lutils.exercises import grading, students
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m d2lutils.exercises',
+                                     description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true',
+                        help="don't write; exit 1 if a students' version is out of date")
+    parser.add_argument('--folder', default=str(students.EXERCISES),
+                        help='the exercises folder (with solutions/ inside); default: %(default)s')
+    parser.add_argument('--grade', nargs='+', metavar='NOTEBOOK',
+                        help='run these submitted notebooks (student code!) and score their checks')
+    parser.add_argument('--output', default='grades.csv',
+                        help='--grade: results file, rewritten after each submission; .json for '
+                             'JSON, else CSV; default: %(default)s')
+    parser.add_argument('--timeout', type=float, default=600,
+                        help='--grade: seconds one cell may run; default: %(default)s')
+    parser.add_argument('--profile', default='quick',
+                        help='--grade: run profile (the checks do not depend on it); '
+                             'default: %(default)s')
+    parser.add_argument('--allow-root', action='store_true',
+                        help='--grade: run student code even as root (better: a throwaway account)')
+    parser.add_argument('--no-screen', action='store_true',
+                        help='--grade: run submissions the tampering screen flags (after reading them)')
+    args = parser.parse_args(argv)
+    try:
+        if args.grade:
+            return _grade(args)
+        if args.check:
+            stale = students.out_of_date(args.folder)
+            for path in stale:
+                print(f'out of date: {path} (run: python -m d2lutils.exercises)')
+            if not stale:
+                print("students' versions are up to date")
+            return 1 if stale else 0
+        for path, text in students.generate(args.folder).items():
+            path.write_text(text, encoding='utf-8')
+            print(f'wrote {path}')
+        return 0
+    except students.SolutionMarkerError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+
+
+def _grade(args):
+    """--grade: say that student code runs, refuse root, grade; exit 1 if a submission failed."""
+    print(f'WARNING: {grading.WARNING}', file=sys.stderr)
+    if hasattr(os, 'geteuid') and os.geteuid() == 0 and not args.allow_root:
+        print('error: refusing to run student code as root; grade as an ordinary user (or in a '
+              'container), or pass --allow-root', file=sys.stderr)
+        return 2
+    if args.timeout <= 0:
+        print(f'error: --timeout must be a positive number of seconds, not {args.timeout:g}',
+              file=sys.stderr)
+        return 2
+    grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
+    os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
+    try:
+        results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout,
+                                use_screen=not args.no_screen)
+    except grading.ChecksChanged as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    attention = [r for r in results if not r.ok]
+    print(f'{len(results)} submissions, {len(attention)} failed or to review; '
+          f'results in {args.output}')
+    return 1 if attention else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
