@@ -9,11 +9,9 @@ import math
 
 import mxnet as mx
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon, np
-from mxnet import init as initializers  # train() has a parameter named init
+from mxnet import autograd, gluon, init, np
 
 from d2lutils import arguments
-from d2lutils.profiles import Profile
 
 
 @dataclasses.dataclass
@@ -194,21 +192,14 @@ def check_label_range(width, largest, smallest=0):
                          f'nn.Dense({largest + 1}), or check the labels.')
 
 
-def check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize,
-                         live_plot, profile):
+def check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize, live_plot):
     """Refuse the arguments of ``train`` that MXNet would reject late, or accept and misuse."""
 
     if not isinstance(net, gluon.Block):
         raise TypeError(f'net must be a Gluon network (a gluon.Block, e.g. nn.HybridSequential); '
                         f'got {net!r}.')
-    if loss is not None and not callable(loss):
-        raise TypeError(f'loss must be a Gluon loss such as gluon.loss.SoftmaxCrossEntropyLoss(), '
-                        f'or None for that one; got {loss!r}.')
     if live_plot is not None:
         arguments.flag('live_plot', live_plot)
-    if profile is not None and not isinstance(profile, Profile):
-        raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('quick'), or "
-                        f"None; got {profile!r}.")
     for name, loader in (('train_iter', train_iter), ('test_iter', test_iter)):
         if not (hasattr(loader, '__iter__') and hasattr(loader, '__len__')):
             raise TypeError(f'{name} must be a data loader with a length, e.g. a '
@@ -227,6 +218,35 @@ def check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hyb
                         f'got {hybridize!r}.')
 
 
+def describe_run(num_epochs, lr, batches_per_epoch, devices, optimizer_params=None,
+                 hybridize=False):
+    """The settings a ``train`` call runs with, as the line it prints first.
+
+    Built from the call's own arguments (``devices`` as a list of contexts), so that what a notebook
+    shows above its curves is what produced them, e.g. ``Training: 2 epoch(s) x 469 batches, SGD lr
+    0.1, momentum 0.9, wd 0.0005, CosineScheduler: warm-up 140 updates, 938 updates in all, on
+    cpu(0), hybridized``. A schedule's length is its own (``max_update``): when it differs from the
+    run's updates, the line shows both.
+    """
+    params = dict(optimizer_params or {})
+    scheduler = params.pop('lr_scheduler', None)
+    parts = [f'{num_epochs} epoch(s) x {batches_per_epoch} batches', f'SGD lr {lr:g}']
+    parts += [f'{key} {value:g}' if isinstance(value, (int, float)) else f'{key} {value!r}'
+              for key, value in sorted(params.items())]
+    if scheduler is not None:
+        total = getattr(scheduler, 'max_update', None)
+        text = f'{type(scheduler).__name__}: warm-up {getattr(scheduler, "warmup_steps", 0)} updates'
+        if total is not None:
+            text += f', {total} updates in all'
+            if total != num_epochs * batches_per_epoch:
+                text += f' (the run makes {num_epochs * batches_per_epoch})'
+        parts.append(text)
+    parts.append('on ' + ', '.join(str(d) for d in devices))
+    if hybridize:
+        parts.append('hybridized')
+    return 'Training: ' + ', '.join(parts)
+
+
 def in_notebook():
     """True inside a Jupyter kernel, where curves can be redrawn in place."""
     try:
@@ -237,13 +257,13 @@ def in_notebook():
     return shell is not None and 'IPKernelApp' in shell.config
 
 
-def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None,
-          optimizer='sgd', optimizer_params=None, init=None, reinitialize=True,
-          hybridize=False, live_plot=None, profile=None):
-    """Train ``net`` with softmax cross-entropy and return a ``History``.
-    Used in chapters 1, 2 and 5 and the pre-activation exercise.
+def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer_params=None,
+          hybridize=False, live_plot=None):
+    """Train ``net`` with softmax cross-entropy and SGD from fresh Xavier weights; return a
+    ``History``. Used in chapters 1, 2 and 5 and the pre-activation exercise.
 
-    Arguments are checked before anything runs, and the first batch's scores against its labels.
+    It prints first the settings it runs with (``describe_run``). Arguments are checked before
+    anything runs, and the first batch's scores against its labels.
     If the training loss becomes NaN or infinite, training stops at the end of that epoch (or at
     the first batch, or at a point of the live plot, if seen there) with ``TrainingDivergedError``.
 
@@ -259,27 +279,16 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
         The learning rate (with a schedule: its peak).
     devices : mxnet.Context or list of them, optional
         Default ``d2l.try_gpu()``; with several, each batch is split across them.
-    loss : gluon.loss.Loss, optional
-        Default softmax cross-entropy.
-    optimizer : str
-        Gluon's optimizer name.
     optimizer_params : dict, optional
         More optimizer arguments besides the learning rate, e.g. ``momentum``, ``wd``, or a
         schedule as ``'lr_scheduler'`` (see ``schedules.make_lr_scheduler`` and
         ``Profile.optimizer_params``).
-    init : mxnet.init.Initializer, optional
-        Default Xavier.
-    reinitialize : bool
-        Initialize the weights with ``init`` on ``devices`` (default); False continues from the
-        current weights.
     hybridize : bool or dict
         False, True (``net.hybridize()``) or keyword arguments for ``net.hybridize``, e.g.
         ``{'static_alloc': True, 'static_shape': True}``.
     live_plot : bool, optional
         Redraw curves after each fifth of an epoch (default: only in a notebook); otherwise a line
         per epoch is printed.
-    profile : Profile, optional
-        Printed first, so the reader knows which run produced the numbers.
 
     Returns
     -------
@@ -287,18 +296,15 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, loss=None
     """
     num_epochs = arguments.positive_int('num_epochs', num_epochs)
     lr = arguments.positive_finite('lr', lr)
-    check_loop_arguments(net, train_iter, test_iter, loss, optimizer_params, hybridize, live_plot,
-                         profile)
+    check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize, live_plot)
     devices = as_device_list(devices)
-    if profile is not None:
-        print(profile)
-    if reinitialize:
-        net.initialize(init or initializers.Xavier(), ctx=devices, force_reinit=True)
+    print(describe_run(num_epochs, lr, len(train_iter), devices, optimizer_params, hybridize))
+    net.initialize(init.Xavier(), ctx=devices, force_reinit=True)
     if hybridize:
         net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
-    loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
-    optimizer_params = {'learning_rate': lr, **(optimizer_params or {})}
-    trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd',
+                            {'learning_rate': lr, **(optimizer_params or {})})
     live_plot = in_notebook() if live_plot is None else live_plot
     animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None

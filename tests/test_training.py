@@ -70,9 +70,23 @@ def test_empty_device_list_is_refused():
         training.as_device_list([])
 
 
-def test_prints_a_line_per_epoch_outside_a_notebook(loaders, capsys):
+def test_prints_its_settings_then_a_line_per_epoch_outside_a_notebook(loaders, capsys):
     training.train(small_net(), *loaders, num_epochs=2, lr=0.1, devices=mx.cpu(),
-                   profile=get_profile("quick"))
+                   optimizer_params={'momentum': 0.9})
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("Profile 'quick'")
+    assert lines[0] == (f'Training: 2 epoch(s) x {len(loaders[0])} batches, SGD lr 0.1, '
+                        f'momentum 0.9, on cpu(0)')
     assert lines[1].startswith('epoch 1/2: loss') and lines[2].startswith('epoch 2/2: loss')
+    assert len(lines) == 3
+
+
+def test_the_settings_line_shows_the_schedule_the_run_gets():
+    """A profile's schedule over a run of the profile's length, and one that ends halfway."""
+    cpu = get_profile('cpu')
+    line = training.describe_run(2, 0.1, 100, [mx.cpu(0), mx.cpu(1)], cpu.optimizer_params(100),
+                                 hybridize=True)
+    assert line == ('Training: 2 epoch(s) x 100 batches, SGD lr 0.1, momentum 0.9, wd 0.0005, '
+                    'CosineScheduler: warm-up 30 updates, 200 updates in all, on cpu(0), cpu(1), '
+                    'hybridized')
+    short = training.describe_run(4, 0.1, 100, [mx.cpu()], cpu.optimizer_params(100))
+    assert 'CosineScheduler: warm-up 30 updates, 200 updates in all (the run makes 400)' in short
