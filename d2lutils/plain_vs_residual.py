@@ -168,6 +168,21 @@ class Run:
         return network_name(self.num_layers, self.residual)
 
 
+def describe_experiment(depths, seeds, num_epochs, lr, batches_per_epoch, devices,
+                        optimizer_params=None):
+    """The settings ``train_side_by_side`` runs with, as the line it prints first.
+
+    Built from the call's own arguments, and each run's part by ``training.describe_run`` (the line
+    ``training.train`` prints), so that the chapter shows what produced its curves, e.g.
+    ``Side by side: plain and residual networks of 8, 32 layers, seeds 0, 1, 2, each run 4 epoch(s)
+    x 40 batches, SGD lr 0.1, momentum 0.9, ..., on cpu(0), hybridized``.
+    """
+    each = training.describe_run(num_epochs, lr, batches_per_epoch, devices, optimizer_params,
+                                 hybridize=True)
+    return (f'Side by side: plain and residual networks of {", ".join(map(str, depths))} layers, '
+            f'seeds {", ".join(map(str, seeds))}, each run {each.removeprefix("Training: ")}')
+
+
 def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, device=None,
                        optimizer_params=None):
     """Train the plain and the residual network of every depth once per seed; return the ``Run``s.
@@ -178,25 +193,28 @@ def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, dev
     every run a fresh learning-rate scheduler (a scheduler counts the updates it has seen). Seeding before
     each run makes a plain and a residual network of the same depth and seed start from the same
     weights (they have the same parameters, created in the same order) and see the same batches.
-    Prints one line per run instead of ``training.train``'s line per epoch.
+    Prints first the settings (``describe_experiment``, with the first run's optimizer settings),
+    then one line per run instead of ``training.train``'s line per epoch.
     """
+    plan = [(num_layers, residual, seed)
+            for num_layers in depths for residual in (False, True) for seed in seeds]
     runs = []
-    for num_layers in depths:
-        for residual in (False, True):
-            for seed in seeds:
-                seeding.seed_everything(seed)
-                net = stacked_cnn(num_layers, residual)
-                params = optimizer_params() if callable(optimizer_params) else optimizer_params
-                start = time.perf_counter()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    history = training.train(net, train_iter, test_iter, num_epochs, lr, device,
-                                             optimizer_params=params, hybridize=True,
-                                             live_plot=False)
-                run = Run(num_layers, residual, seed, history, time.perf_counter() - start, net)
-                print(f'{run.name:12s} seed {seed}: training error {1 - history.train_acc[-1]:.3f}, '
-                      f'test error {1 - history.test_acc[-1]:.3f} after {num_epochs} epoch(s), '
-                      f'{run.seconds:.0f} s')
-                runs.append(run)
+    for num_layers, residual, seed in plan:
+        seeding.seed_everything(seed)
+        net = stacked_cnn(num_layers, residual)
+        params = optimizer_params() if callable(optimizer_params) else optimizer_params
+        if not runs:
+            print(describe_experiment(depths, seeds, num_epochs, lr, len(train_iter),
+                                      training.as_device_list(device), params))
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            history = training.train(net, train_iter, test_iter, num_epochs, lr, device,
+                                     optimizer_params=params, hybridize=True, live_plot=False)
+        run = Run(num_layers, residual, seed, history, time.perf_counter() - start, net)
+        print(f'{run.name:12s} seed {seed}: training error {1 - history.train_acc[-1]:.3f}, '
+              f'test error {1 - history.test_acc[-1]:.3f} after {num_epochs} epoch(s), '
+              f'{run.seconds:.0f} s')
+        runs.append(run)
     return runs
 
 

@@ -1,4 +1,5 @@
 """The plain/residual builder, the side-by-side runner and the block-removal (lesion) study."""
+import mxnet as mx
 import numpy as onp
 import pytest
 from mxnet import gluon, init, np, npx
@@ -141,9 +142,16 @@ def test_side_by_side_returns_a_history_per_network_and_seed(capsys):
         assert len(run.history.train_acc) == len(run.history.test_acc) == 2
     assert runs[0].history.train_loss != runs[1].history.train_loss  # the seed matters
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith('plain-8') and 'seed 0' in lines[0]
+    assert lines[0] == pvr.describe_experiment((8,), (0, 1), 2, 0.1, 2, pvr.training.as_device_list())
+    assert len(lines) == 5 and lines[1].startswith('plain-8') and 'seed 0' in lines[1]
     again = pvr.train_side_by_side((8,), (1,), train_iter, test_iter, num_epochs=2, lr=0.1)
     onp.testing.assert_allclose(again[0].history.train_loss, runs[1].history.train_loss, rtol=1e-4)
+
+
+def test_the_first_line_states_the_arguments_every_run_gets():
+    line = pvr.describe_experiment((8, 32), (0, 1, 2), 4, 0.1, 40, [mx.cpu(0)], {'momentum': 0.9})
+    assert line == ('Side by side: plain and residual networks of 8, 32 layers, seeds 0, 1, 2, each '
+                    'run 4 epoch(s) x 40 batches, SGD lr 0.1, momentum 0.9, on cpu(0), hybridized')
 
 
 def test_error_bands_are_mean_min_and_max_over_seeds():
