@@ -74,6 +74,15 @@ def source_root(arg: str | None = None) -> Path:
     return root
 
 
+def chapter_number(stem: str) -> str:
+    """A chapter's number as every page, the map and the README say it: the file name's prefix
+    without its leading zero ("03b_plain_vs_residual" -> "3b"), so there is one numbering."""
+    m = re.match(r"(\d\d)([a-z]?)_", stem)
+    if m is None:
+        raise BookError(f"{stem}: a chapter's file name starts with its number, e.g. 03_ or 03b_")
+    return str(int(m[1])) + m[2]
+
+
 def chapter_notebooks(root: Path) -> list[Path]:
     """The chapter notebooks present: chapters/NN_name.ipynb, in file-name order."""
     return sorted(p for p in (root / "chapters").glob("*.ipynb") if CHAPTER_RE.match(p.name))
@@ -246,15 +255,15 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
         return f"[{title_of(e.path, e.file)}](chapters/exercises/{e.path.name})"
 
     prof_names = list(profiles)
-    head = "| | chapter | what it teaches | " + " | ".join(f"`{p}`" for p in prof_names) + " | exercises |"
+    head = "| no. | chapter | what it teaches | " + " | ".join(f"`{p}`" for p in prof_names) + " | exercises |"
     rows = [head, "|" + " --- |" * (4 + len(prof_names))]
-    for i, c in enumerate(chapters):
+    for c in chapters:
         nb = read_notebook(c.path)
         title = notebook_title(nb) or c.title
         name = f"[{title}](chapters/{c.file}.ipynb)"
         times = [fmt_minutes(c.minutes.get(p), nb) for p in prof_names]
         exs = "<br>".join(ex_link(e) for e in c.exercises) or "—"
-        cells = [str(i), name, c.teaches.replace("|", "\\|"), *times, exs]
+        cells = [chapter_number(c.file), name, c.teaches.replace("|", "\\|"), *times, exs]
         rows.append("| " + " | ".join(cells) + " |")
     out = ["## The chapters", "",
            "Read them in order: each builds on the one before. The times are wall-clock minutes to "
@@ -272,7 +281,7 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
         if e.teaches:
             line += f": {e.teaches}"
         if after:
-            line += f" (after chapter {chapters.index(after)}, {after.title})"
+            line += f" (after chapter {chapter_number(after.file)}, {after.title})"
         out.append(line)
     if not exercises:
         out.append("*(no exercise notebooks yet)*")
@@ -280,10 +289,13 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
 
 
 def render_toc(chapters: list[Chapter], exercises: list[Exercise]) -> str:
+    """The sidebar: each chapter's title led by its number, the one the map and the texts use."""
     parts = []
     if chapters:
-        parts.append({"caption": "Chapters",
-                      "chapters": [{"file": f"chapters/{c.file}"} for c in chapters]})
+        def entry(c: Chapter) -> dict:
+            title = notebook_title(read_notebook(c.path)) or c.title
+            return {"file": f"chapters/{c.file}", "title": f"{chapter_number(c.file)}. {title}"}
+        parts.append({"caption": "Chapters", "chapters": [entry(c) for c in chapters]})
     if exercises:
         parts.append({"caption": "Exercises",
                       "chapters": [{"file": f"chapters/exercises/{e.path.stem}"} for e in exercises]})

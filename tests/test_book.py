@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 import headless_chromium
+from test_numbering import chapters as chapter_numbers, exercise_counts, problems_in
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("book_build", REPO / "book" / "build.py")
@@ -287,6 +288,9 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
     problems += [f"TeX error in math: {t}" for t in report["texErrors"]]
     problems += [f"raw TeX or a stray $ in the page's text (math that did not parse): {t!r}" for t in report["raw"]]
 
+    problems += problems_in(f"the page's text", built_book, report["text"], chapter_numbers(SOURCE_ROOT),
+                            exercise_counts())
+
     nb_path = source_notebook(page)
     if nb_path is not None:
         nb = book_build.read_notebook(nb_path)
@@ -303,6 +307,52 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
         if "$" in text and not report["mjxContainers"]:
             problems.append("the notebook has $ math, the page has no typeset math")
     assert not problems, f"{page} ({report['title']}):\n  " + "\n  ".join(problems)
+
+
+# Every link to a chapter page in the sidebar and in the map's rows, with the number shown beside it.
+NUMBERS_JS = r"""
+(() => {
+  const out = [];
+  for (const a of document.querySelectorAll('nav.bd-docs-nav a[href*="chapters/"]'))
+    out.push({where: 'sidebar', href: a.getAttribute('href'), shown: a.textContent.trim()});
+  for (const tr of document.querySelectorAll('table tbody tr')) {
+    const a = tr.querySelector('a[href*="chapters/"]');
+    if (a) out.push({where: 'map', href: a.getAttribute('href'), shown: tr.cells[0].textContent.trim()});
+  }
+  for (const li of document.querySelectorAll('li')) {
+    const a = li.querySelector('a[href*="chapters/exercises/"]');
+    const m = li.textContent.match(/after chapter (\w+),/);
+    if (a && m) out.push({where: 'exercise list', href: a.getAttribute('href'), shown: m[1]});
+  }
+  return out;
+})()
+"""
+
+
+def test_one_numbering_on_the_site(browser, server):
+    """The sidebar and the map number each chapter as its file name does (03b_... is 3b), and each
+    exercise is placed after the chapter that book/chapters.yml names, by that chapter's number."""
+    browser.goto(server + "index.html")
+    shown = browser.evaluate(NUMBERS_JS)
+    after = {e.file: e.after for e in book_build.load_exercises()}
+    problems, seen = [], set()
+    for s in shown:
+        stem = Path(s["href"].split("#")[0]).stem
+        if "/exercises/" in s["href"]:
+            expected = book_build.chapter_number(after[stem]) if s["where"] == "exercise list" else None
+        else:
+            expected = book_build.chapter_number(stem)
+        if expected is None:
+            continue
+        seen.add((s["where"], stem))
+        number = re.match(r"\w+", s["shown"])
+        if not number or number[0] != expected:
+            problems.append(f"the {s['where']} shows {s['shown']!r} for {s['href']}: chapter {expected}")
+    for p in book_build.chapter_notebooks(SOURCE_ROOT):
+        for where in ("sidebar", "map"):
+            if (where, p.stem) not in seen:
+                problems.append(f"the {where} has no numbered link to {p.stem}")
+    assert not problems, "two numberings on the website:\n  " + "\n  ".join(problems)
 
 
 def test_screenshot_of_a_chapter(browser, server, built_book, tmp_path):
