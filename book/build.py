@@ -9,7 +9,8 @@ What it does, in order:
    book/chapters.yml: a chapter notebook with no entry there, an entry with no notebook, or a
    notebook with no stored outputs fails the build;
 2. stages book/_config.yml, the front page (book/index.md with the map generated from
-   book/chapters.yml), a generated _toc.yml, chapters/ and img/ into book/_build/src;
+   book/chapters.yml), a generated _toc.yml, chapters/ and img/ into book/_build/src; the exercises
+   are staged as handed out, without outputs (a student's saved run stays in their notebook);
 3. fetches MathJax (npm package mathjax@3.2.2, checked against a pinned sha512) once into
    book/_build/_cache, so that math renders with no network;
 4. runs `jupyter-book build --all --warningiserror --keep-going` (notebooks are never executed:
@@ -323,8 +324,23 @@ def stage(root: Path, src: Path, profiles, chapters, exercises) -> None:
     (src / "_toc.yml").write_text(render_toc(chapters, exercises), encoding="utf-8")
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "solutions", "*.pyc")
     shutil.copytree(root / "chapters", src / "chapters", ignore=ignore)
+    for e in exercises:
+        as_handed_out(src / "chapters" / "exercises" / e.path.name)
     if (root / "img").is_dir():
         shutil.copytree(root / "img", src / "img", ignore=ignore)
+
+
+def as_handed_out(path: Path) -> None:
+    """An exercise's page is the students' version as handed out, with no outputs, whatever a reader
+    ran and saved in it: a student's run stores errors such as the checks' "not written yet ..."
+    (which Sphinx cannot lex as a traceback, and which fail the build) and, later, a solution. The
+    reader's notebook keeps its outputs; only the staged copy is cleared."""
+    nb = read_notebook(path)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        cell.get("metadata", {}).pop("execution", None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def fetch_mathjax(cache: Path) -> Path:

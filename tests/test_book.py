@@ -12,6 +12,8 @@ It saves screenshots of one chapter page and of the front page under book/_build
 
 Needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver fonts-noto-cjk),
 the Python package selenium, and npm (for MathJax, fetched once).
+The book is built from a copy of the sources in which a student has run and saved an exercise (its
+unsolved cells store errors): the build must pass, and show the exercise as handed out.
 Environment: BOOK_CHROMIUM=path/to/chromium, BOOK_CHROMEDRIVER=path/to/chromedriver;
 BOOK_SKIP_BROWSER=1 skips the browser checks (the build still runs); BOOK_SOURCE_ROOT=folder with chapters/ and img/ tries the book on other notebooks, with
 BOOK_OUT=folder to build there instead of book/.
@@ -57,14 +59,34 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def built_book() -> Path:
-    """Build the book once per session, the way the README says; fail with the build's own words."""
+def students_copy(tmp_path_factory) -> Path:
+    """The book's sources as a student leaves them: a copy in which the first exercise was run (quick
+    profile, its unsolved cells raising "not written yet ...") and saved, as JupyterLab's autosave does."""
     if SOURCE_ROOT is None:
         pytest.fail(NO_SOURCE)
+    root = tmp_path_factory.mktemp("students_copy")
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    for folder in ("chapters", "img"):
+        if (SOURCE_ROOT / folder).is_dir():
+            shutil.copytree(SOURCE_ROOT / folder, root / folder, ignore=ignore)
+    exercises = book_build.exercise_notebooks(root)
+    if exercises:
+        r = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "notebook",
+                            "--execute", "--allow-errors", "--inplace", exercises[0].name],
+                           cwd=exercises[0].parent, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, D2LUTILS_PROFILE="quick"))
+        assert r.returncode == 0, f"running {exercises[0].name} as a student would failed:\n{r.stderr[-3000:]}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_book(students_copy) -> Path:
+    """Build the book once per session, the way the README says, from the students' copy (the build
+    must not depend on the state a reader leaves the notebooks in); fail with the build's own words."""
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, str(REPO / "book" / "build.py"), "--out", str(OUT_ROOT)],
                        capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, BOOK_SOURCE_ROOT=str(SOURCE_ROOT)))
+                       env=dict(os.environ, BOOK_SOURCE_ROOT=str(students_copy)))
     if r.returncode != 0:
         err = r.stderr.strip()
         pytest.fail(f"python book/build.py failed:\n{err[-6000:] or r.stdout[-6000:]}", pytrace=False)
@@ -236,6 +258,21 @@ def test_book_builds_without_warnings(built_book):
     assert (built_book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
     index = (built_book / "index.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr.net" not in index and "mathjax/tex-chtml.js" in index
+
+
+def test_a_students_run_exercise_builds_as_handed_out(students_copy, built_book):
+    """After a student ran and saved an exercise (its errors stored), the build still passes, and the
+    exercise's page is the version handed out: its code, no outputs."""
+    ran = book_build.exercise_notebooks(students_copy)
+    if not ran:
+        pytest.skip("no exercise notebooks in this book")
+    nb = book_build.read_notebook(ran[0])
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors, f"the student's run of {ran[0].name} stored no error: this test no longer tests the case"
+    for p in book_build.exercise_notebooks(SOURCE_ROOT):
+        page = (built_book / "chapters" / "exercises" / f"{p.stem}.html").read_text(encoding="utf-8")
+        assert 'class="cell_input' in page and 'class="cell_output' not in page, \
+            f"chapters/exercises/{p.stem}.html shows outputs; it must show the students' version as handed out"
 
 
 def test_every_chapter_in_the_map_is_written():
