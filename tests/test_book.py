@@ -419,3 +419,11 @@ def test_screenshot_of_a_chapter(browser, server, built_book, tmp_path):
         shutil.copy2(p, tmp_path / p.name)
         assert p.stat().st_size > 10_000, f"{p} is suspiciously small: a blank page?"
     print("\nscreenshots: " + ", ".join(str(p) for p in saved) + f" (copies in {tmp_path})")
+
+
+def test_readme_and_website_share_a_title():
+    """The README's first heading is the website's title (book/_config.yml)."""
+    import yaml
+    title = yaml.safe_load((REPO / "book" / "_config.yml").read_text(encoding="utf-8"))["title"]
+    first = next(ln for ln in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if ln.startswith("# "))
+    assert first[2:].strip() == title, f"README: {first!r}, website: {title!r}"
