@@ -10,33 +10,55 @@ BIN := $(VENV)/bin
 MXNET_EXTRA := $(if $(GPU),gpu,cpu)
 OTHER_MXNET := $(if $(GPU),mxnet,mxnet-cu117)
 INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
+BOOK_INSTALLED := $(VENV)/.installed-book$(if $(GPU),-gpu)
+comma := ,
 # d2l pins numpy 1.23.5, which has no Python 3.12 build, so on 3.12 pyproject.toml leaves d2l out and
 # it is installed here without its pins (on 3.10 and 3.11 pyproject already installed it: a no-op).
 D2L := d2l==1.0.3
 
-.PHONY: book test html install
+.PHONY: book test html install install-book teacher handout
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No python3.12, 3.11 or 3.10 found: install one, or run make PYTHON=/path/to/python3.12"; exit 1; }
 	@$(PYTHON) d2lutils/platforms.py $(if $(GPU),--gpu)
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): $(BIN)/python pyproject.toml
+# Two installs share .venv: `make book` installs what reading needs (pyproject's dependencies and
+# MXNet); `make test`, `make html` and `make teacher` add the extras `test` (pytest, nbval, selenium,
+# Jupyter Book) and `teacher` (nbgrader). The full one includes the reading one, so it stamps both;
+# book/lab.sh turns nbgrader's extensions off, so the student's JupyterLab stays lean either way.
+define pip_install
 	@$(BIN)/python d2lutils/platforms.py $(if $(GPU),--gpu)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip uninstall --yes --quiet --quiet $(OTHER_MXNET)
-	$(BIN)/python -m pip install --quiet -e ".[test,$(MXNET_EXTRA)]"
+	$(BIN)/python -m pip install --quiet -e ".[$(1)$(MXNET_EXTRA)]"
 	$(BIN)/python -m pip install --quiet --no-deps $(D2L)
-	rm -f $(VENV)/.installed $(VENV)/.installed-gpu
+	rm -f $(VENV)/.installed*
+endef
+
+$(BOOK_INSTALLED): $(BIN)/python pyproject.toml
+	$(call pip_install,)
 	touch $@
+
+$(INSTALLED): $(BIN)/python pyproject.toml
+	$(call pip_install,test$(comma)teacher$(comma))
+	touch $@ $(BOOK_INSTALLED)
+
+install-book: $(BOOK_INSTALLED)
 
 install: $(INSTALLED)
 
-book: install  # book/lab.sh: root folder, chapter 0, trust, --allow-root as root (tests/test_jupyterlab.py runs it too)
+book: install-book  # book/lab.sh: root folder, chapter 0, trust, --allow-root as root, no grading tools (tests/test_jupyterlab.py runs it too)
 	JUPYTER=$(BIN)/jupyter sh book/lab.sh
 
 test: install
 	$(BIN)/python -m pytest
 
-html: install
+html: install  # needs npm once (MathJax)
 	$(BIN)/python book/build.py
+
+teacher: install  # nbgrader and the grader; docs/teaching.md says how to grade and hand out
+	@echo "Installed the grading tools in $(VENV). Grade: $(BIN)/python -m d2lutils.exercises --grade FILES; hand out: make handout (docs/teaching.md)"
+
+handout:  # the students' copy: _handout/resnet-book/ and .tar.gz, without solutions or grading tools
+	$(PYTHON) book/handout.py

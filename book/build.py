@@ -9,7 +9,8 @@ What it does, in order:
    book/chapters.yml: a chapter notebook with no entry there, an entry with no notebook, or a
    notebook with no stored outputs fails the build;
 2. stages book/_config.yml, the front page (book/index.md with the map generated from
-   book/chapters.yml), a generated _toc.yml, chapters/ and img/ into book/_build/src;
+   book/chapters.yml), a generated _toc.yml, chapters/ and img/ into book/_build/src; the exercises
+   are staged as handed out, without outputs (a student's saved run stays in their notebook);
 3. fetches MathJax (npm package mathjax@3.2.2, checked against a pinned sha512) once into
    book/_build/_cache, so that math renders with no network;
 4. runs `jupyter-book build --all --warningiserror --keep-going` (notebooks are never executed:
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
 import fcntl
 import functools
 import hashlib
@@ -47,6 +47,7 @@ MATHJAX_VERSION = "3.2.2"
 MATHJAX_INTEGRITY = ("sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/"
                      "FEsPsjKPZGJvtRZM1vO+geW0OhGw==")
 MAP_MARKER = "<!-- book-map -->"
+TIMES = REPO / "benchmarks" / "notebook_times.json"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CHAPTER_RE = re.compile(r"^\d\d[a-z]?_[A-Za-z0-9_]+\.ipynb$")  # 03b_...: a chapter between 03 and 04
 
@@ -60,7 +61,6 @@ class Chapter:
     file: str                       # stem, e.g. "03_residual_block"
     title: str
     teaches: str
-    minutes: dict
     path: Path | None = None        # the notebook, once plan() has found it
     exercises: list = field(default_factory=list)
 
@@ -72,6 +72,15 @@ def source_root(arg: str | None = None) -> Path:
     if not (root / "chapters").is_dir():
         raise BookError(f"{root} has no chapters/ folder (set --source-root or BOOK_SOURCE_ROOT)")
     return root
+
+
+def chapter_number(stem: str) -> str:
+    """A chapter's number as every page, the map and the README say it: the file name's prefix
+    without its leading zero ("03b_plain_vs_residual" -> "3b"), so there is one numbering."""
+    m = re.match(r"(\d\d)([a-z]?)_", stem)
+    if m is None:
+        raise BookError(f"{stem}: a chapter's file name starts with its number, e.g. 03_ or 03b_")
+    return str(int(m[1])) + m[2]
 
 
 def chapter_notebooks(root: Path) -> list[Path]:
@@ -108,20 +117,6 @@ def notebook_title(nb: dict) -> str | None:
     return None
 
 
-def stored_minutes(nb: dict) -> float | None:
-    """Minutes the stored run took, from the execution timestamps nbclient records per cell."""
-    starts, ends = [], []
-    for cell in nb.get("cells", []):
-        ex = cell.get("metadata", {}).get("execution", {})
-        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
-            starts.append(ex["iopub.execute_input"])
-            ends.append(ex["shell.execute_reply"])
-    if not starts:
-        return None
-    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
-    return (max(map(parse, ends)) - min(map(parse, starts))).total_seconds() / 60
-
-
 def count_outputs(nb: dict) -> tuple[int, int]:
     code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
     return len(code), sum(len(c.get("outputs", [])) for c in code)
@@ -156,10 +151,10 @@ def load_map(book_dir: Path = BOOK_DIR, data: dict | None = None) -> tuple[dict,
     data = read_map(book_dir) if data is None else data
     chapters = []
     for i, entry in enumerate(data.get("chapters") or []):
-        missing = {"file", "title", "teaches", "minutes"} - set(entry)
+        missing = {"file", "title", "teaches"} - set(entry)
         if missing:
             raise BookError(f"book/chapters.yml: entry {i + 1} lacks {sorted(missing)}")
-        chapters.append(Chapter(entry["file"], entry["title"], entry["teaches"], entry["minutes"] or {}))
+        chapters.append(Chapter(entry["file"], entry["title"], entry["teaches"]))
     return data.get("profiles") or {}, chapters
 
 
@@ -168,12 +163,12 @@ def plan(root: Path) -> tuple[dict, list[Chapter], list[Exercise], list[str]]:
     raises BookError on what must be fixed."""
     data = read_map()
     profiles, chapters = load_map(data=data)
-    errors, notes, unmeasured = [], [], {}
+    errors, notes = [], []
     by_stem = {c.file: c for c in chapters}
     for p in chapter_notebooks(root):
         if p.stem not in by_stem:
             errors.append(f"chapters/{p.name} has no entry in book/chapters.yml: add one "
-                          f"(file, title, teaches, minutes) where it belongs in reading order")
+                          f"(file, title, teaches) where it belongs in reading order")
         else:
             by_stem[p.stem].path = p
     stray = [p.name for p in (root / "chapters").glob("*.ipynb") if not CHAPTER_RE.match(p.name)]
@@ -191,12 +186,6 @@ def plan(root: Path) -> tuple[dict, list[Chapter], list[Exercise], list[str]]:
         if n_code and not n_out:
             errors.append(f"chapters/{c.path.name} has no stored outputs: the book would show none "
                           f"(execute it as CONTRIBUTING.md says, then rebuild)")
-        for prof in profiles:
-            if c.minutes.get(prof) is None or (c.minutes.get(prof) == "auto" and stored_minutes(nb) is None):
-                unmeasured.setdefault(prof, []).append(c.file)
-    for prof, stems in unmeasured.items():
-        notes.append(f"run time in profile '{prof}' not measured yet (book/chapters.yml, or no stored "
-                     f"execution timestamps for 'auto'): {', '.join(stems)}")
     listed = load_exercises(data=data)
     by_ex = {e.file: e for e in listed}
     exercises = []
@@ -229,37 +218,46 @@ def plan(root: Path) -> tuple[dict, list[Chapter], list[Exercise], list[str]]:
 
 # --------------------------------------------------------------------------- front page and TOC
 
-def fmt_minutes(value, nb: dict) -> str:
-    if value == "auto":
-        value = stored_minutes(nb)
-    if value is None:
-        return "—"
-    value = float(value)
-    return "< 1 min" if value < 1 else f"{round(value)} min"
+def load_times(path: Path = TIMES) -> dict | None:
+    """benchmarks/notebook_times.json (written by benchmarks/notebook_times.py on a quiet machine), or
+    None before it has run: the map then states no times at all rather than guessed ones."""
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise]) -> str:
+def fmt_minutes(times: dict | None, notebook: str) -> str:
+    seconds = {r["notebook"]: r["seconds"] for r in (times or {}).get("notebooks", [])}.get(notebook)
+    return "not timed" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise],
+               times: dict | None = None) -> str:
     def title_of(path: Path, fallback: str) -> str:
         return notebook_title(read_notebook(path)) or fallback
 
     def ex_link(e: Exercise) -> str:
         return f"[{title_of(e.path, e.file)}](chapters/exercises/{e.path.name})"
 
-    prof_names = list(profiles)
-    head = "| | chapter | what it teaches | " + " | ".join(f"`{p}`" for p in prof_names) + " | exercises |"
-    rows = [head, "|" + " --- |" * (4 + len(prof_names))]
-    for i, c in enumerate(chapters):
+    timed = [f"minutes (`{times['profile']}`)"] if times else []
+    head = "| no. | chapter | what it teaches | " + " | ".join(timed + ["exercises"]) + " |"
+    rows = [head, "|" + " --- |" * (4 + len(timed))]
+    for c in chapters:
         nb = read_notebook(c.path)
         title = notebook_title(nb) or c.title
         name = f"[{title}](chapters/{c.file}.ipynb)"
-        times = [fmt_minutes(c.minutes.get(p), nb) for p in prof_names]
+        minutes = [fmt_minutes(times, f"chapters/{c.file}.ipynb")] if times else []
         exs = "<br>".join(ex_link(e) for e in c.exercises) or "—"
-        cells = [str(i), name, c.teaches.replace("|", "\\|"), *times, exs]
+        cells = [chapter_number(c.file), name, c.teaches.replace("|", "\\|"), *minutes, exs]
         rows.append("| " + " | ".join(cells) + " |")
-    out = ["## The chapters", "",
-           "Read them in order: each builds on the one before. The times are wall-clock minutes to "
-           "run a notebook top to bottom in each profile (— : not measured yet):", ""]
+    out = ["## The chapters", "", "Read them in order: each builds on the one before. Every training "
+           "cell prints its run profile, which sets how much it trains:", ""]
     out += [f"- `{p}`: {desc}" for p, desc in profiles.items()]
+    if times:
+        m = times["machine"]
+        out += ["", f"The minutes are wall-clock time to run a notebook top to bottom in the "
+                f"`{times['profile']}` profile, measured by `benchmarks/notebook_times.py` on {times['date']} "
+                f"on {m['cpu']} ({m['cores']} cores, Python {m['python']})."]
     out += ["", *rows, ""]
     out += ["## The exercises", "",
             "Each exercise notebook is the students' version: the cells to complete say "
@@ -272,7 +270,7 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
         if e.teaches:
             line += f": {e.teaches}"
         if after:
-            line += f" (after chapter {chapters.index(after)}, {after.title})"
+            line += f" (after chapter {chapter_number(after.file)}, {after.title})"
         out.append(line)
     if not exercises:
         out.append("*(no exercise notebooks yet)*")
@@ -280,10 +278,13 @@ def render_map(profiles: dict, chapters: list[Chapter], exercises: list[Exercise
 
 
 def render_toc(chapters: list[Chapter], exercises: list[Exercise]) -> str:
+    """The sidebar: each chapter's title led by its number, the one the map and the texts use."""
     parts = []
     if chapters:
-        parts.append({"caption": "Chapters",
-                      "chapters": [{"file": f"chapters/{c.file}"} for c in chapters]})
+        def entry(c: Chapter) -> dict:
+            title = notebook_title(read_notebook(c.path)) or c.title
+            return {"file": f"chapters/{c.file}", "title": f"{chapter_number(c.file)}. {title}"}
+        parts.append({"caption": "Chapters", "chapters": [entry(c) for c in chapters]})
     if exercises:
         parts.append({"caption": "Exercises",
                       "chapters": [{"file": f"chapters/exercises/{e.path.stem}"} for e in exercises]})
@@ -306,13 +307,29 @@ def stage(root: Path, src: Path, profiles, chapters, exercises) -> None:
     template = (BOOK_DIR / "index.md").read_text(encoding="utf-8")
     if MAP_MARKER not in template:
         raise BookError(f"book/index.md lost the marker {MAP_MARKER} where the map goes")
-    (src / "index.md").write_text(template.replace(MAP_MARKER, render_map(profiles, chapters, exercises)),
+    (src / "index.md").write_text(template.replace(MAP_MARKER, render_map(profiles, chapters, exercises,
+                                                                          load_times())),
                                   encoding="utf-8")
     (src / "_toc.yml").write_text(render_toc(chapters, exercises), encoding="utf-8")
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "solutions", "*.pyc")
     shutil.copytree(root / "chapters", src / "chapters", ignore=ignore)
+    for e in exercises:
+        as_handed_out(src / "chapters" / "exercises" / e.path.name)
     if (root / "img").is_dir():
         shutil.copytree(root / "img", src / "img", ignore=ignore)
+
+
+def as_handed_out(path: Path) -> None:
+    """An exercise's page is the students' version as handed out, with no outputs, whatever a reader
+    ran and saved in it: a student's run stores errors such as the checks' "not written yet ..."
+    (which Sphinx cannot lex as a traceback, and which fail the build) and, later, a solution. The
+    reader's notebook keeps its outputs; only the staged copy is cleared."""
+    nb = read_notebook(path)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        cell.get("metadata", {}).pop("execution", None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def fetch_mathjax(cache: Path) -> Path:

@@ -15,9 +15,16 @@
 #   JupyterLab is signed by JupyterLab itself on saving, so signing it again changes nothing. What it
 #   would trust is a notebook put in chapters/ from elsewhere: keep notebooks from others outside
 #   chapters/, where they stay untrusted until you run them.
+# - A student's JupyterLab shows what reading needs. book/jupyter/ is put first on Jupyter's config
+#   path: it turns off nbgrader's server and lab extensions, which `make test` and `make teacher`
+#   install into the same environment (the student would otherwise see an Nbgrader menu, a Validate
+#   button, a Create Assignment panel and "No nbgrader_config.py file found" in the log), and
+#   JupyterLab's "get notified about official Jupyter news?" pop-up, which covers outputs.
+#   A teacher grading with nbgrader starts JupyterLab in the course folder, not through this script.
 set -eu
 cd "$(dirname "$0")/.."
 JUPYTER=${JUPYTER:-jupyter}
+export JUPYTER_CONFIG_PATH="$PWD/book/jupyter${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
 
 # every notebook under chapters/ (a class may hand out the book without the exercises' solutions)
 find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec "$JUPYTER" trust {} +

@@ -12,6 +12,8 @@ It saves screenshots of one chapter page and of the front page under book/_build
 
 Needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver fonts-noto-cjk),
 the Python package selenium, and npm (for MathJax, fetched once).
+The book is built from a copy of the sources in which a student has run and saved an exercise (its
+unsolved cells store errors): the build must pass, and show the exercise as handed out.
 Environment: BOOK_CHROMIUM=path/to/chromium, BOOK_CHROMEDRIVER=path/to/chromedriver;
 BOOK_SKIP_BROWSER=1 skips the browser checks (the build still runs); BOOK_SOURCE_ROOT=folder with chapters/ and img/ tries the book on other notebooks, with
 BOOK_OUT=folder to build there instead of book/.
@@ -36,6 +38,7 @@ from pathlib import Path
 import pytest
 
 import headless_chromium
+from test_numbering import chapters as chapter_numbers, exercise_counts, problems_in
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("book_build", REPO / "book" / "build.py")
@@ -56,14 +59,34 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def built_book() -> Path:
-    """Build the book once per session, the way the README says; fail with the build's own words."""
+def students_copy(tmp_path_factory) -> Path:
+    """The book's sources as a student leaves them: a copy in which the first exercise was run (quick
+    profile, its unsolved cells raising "not written yet ...") and saved, as JupyterLab's autosave does."""
     if SOURCE_ROOT is None:
         pytest.fail(NO_SOURCE)
+    root = tmp_path_factory.mktemp("students_copy")
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    for folder in ("chapters", "img"):
+        if (SOURCE_ROOT / folder).is_dir():
+            shutil.copytree(SOURCE_ROOT / folder, root / folder, ignore=ignore)
+    exercises = book_build.exercise_notebooks(root)
+    if exercises:
+        r = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "notebook",
+                            "--execute", "--allow-errors", "--inplace", exercises[0].name],
+                           cwd=exercises[0].parent, capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, D2LUTILS_PROFILE="quick"))
+        assert r.returncode == 0, f"running {exercises[0].name} as a student would failed:\n{r.stderr[-3000:]}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_book(students_copy) -> Path:
+    """Build the book once per session, the way the README says, from the students' copy (the build
+    must not depend on the state a reader leaves the notebooks in); fail with the build's own words."""
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, str(REPO / "book" / "build.py"), "--out", str(OUT_ROOT)],
                        capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, BOOK_SOURCE_ROOT=str(SOURCE_ROOT)))
+                       env=dict(os.environ, BOOK_SOURCE_ROOT=str(students_copy)))
     if r.returncode != 0:
         err = r.stderr.strip()
         pytest.fail(f"python book/build.py failed:\n{err[-6000:] or r.stdout[-6000:]}", pytrace=False)
@@ -237,6 +260,21 @@ def test_book_builds_without_warnings(built_book):
     assert "cdn.jsdelivr.net" not in index and "mathjax/tex-chtml.js" in index
 
 
+def test_a_students_run_exercise_builds_as_handed_out(students_copy, built_book):
+    """After a student ran and saved an exercise (its errors stored), the build still passes, and the
+    exercise's page is the version handed out: its code, no outputs."""
+    ran = book_build.exercise_notebooks(students_copy)
+    if not ran:
+        pytest.skip("no exercise notebooks in this book")
+    nb = book_build.read_notebook(ran[0])
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors, f"the student's run of {ran[0].name} stored no error: this test no longer tests the case"
+    for p in book_build.exercise_notebooks(SOURCE_ROOT):
+        page = (built_book / "chapters" / "exercises" / f"{p.stem}.html").read_text(encoding="utf-8")
+        assert 'class="cell_input' in page and 'class="cell_output' not in page, \
+            f"chapters/exercises/{p.stem}.html shows outputs; it must show the students' version as handed out"
+
+
 def test_every_chapter_in_the_map_is_written():
     """The finished book has every chapter and exercise of book/chapters.yml (until then the build
     goes on, and the map shows a missing chapter unlinked)."""
@@ -287,6 +325,9 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
     problems += [f"TeX error in math: {t}" for t in report["texErrors"]]
     problems += [f"raw TeX or a stray $ in the page's text (math that did not parse): {t!r}" for t in report["raw"]]
 
+    problems += problems_in(f"the page's text", built_book, report["text"], chapter_numbers(SOURCE_ROOT),
+                            exercise_counts())
+
     nb_path = source_notebook(page)
     if nb_path is not None:
         nb = book_build.read_notebook(nb_path)
@@ -303,6 +344,52 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
         if "$" in text and not report["mjxContainers"]:
             problems.append("the notebook has $ math, the page has no typeset math")
     assert not problems, f"{page} ({report['title']}):\n  " + "\n  ".join(problems)
+
+
+# Every link to a chapter page in the sidebar and in the map's rows, with the number shown beside it.
+NUMBERS_JS = r"""
+(() => {
+  const out = [];
+  for (const a of document.querySelectorAll('nav.bd-docs-nav a[href*="chapters/"]'))
+    out.push({where: 'sidebar', href: a.getAttribute('href'), shown: a.textContent.trim()});
+  for (const tr of document.querySelectorAll('table tbody tr')) {
+    const a = tr.querySelector('a[href*="chapters/"]');
+    if (a) out.push({where: 'map', href: a.getAttribute('href'), shown: tr.cells[0].textContent.trim()});
+  }
+  for (const li of document.querySelectorAll('li')) {
+    const a = li.querySelector('a[href*="chapters/exercises/"]');
+    const m = li.textContent.match(/after chapter (\w+),/);
+    if (a && m) out.push({where: 'exercise list', href: a.getAttribute('href'), shown: m[1]});
+  }
+  return out;
+})()
+"""
+
+
+def test_one_numbering_on_the_site(browser, server):
+    """The sidebar and the map number each chapter as its file name does (03b_... is 3b), and each
+    exercise is placed after the chapter that book/chapters.yml names, by that chapter's number."""
+    browser.goto(server + "index.html")
+    shown = browser.evaluate(NUMBERS_JS)
+    after = {e.file: e.after for e in book_build.load_exercises()}
+    problems, seen = [], set()
+    for s in shown:
+        stem = Path(s["href"].split("#")[0]).stem
+        if "/exercises/" in s["href"]:
+            expected = book_build.chapter_number(after[stem]) if s["where"] == "exercise list" else None
+        else:
+            expected = book_build.chapter_number(stem)
+        if expected is None:
+            continue
+        seen.add((s["where"], stem))
+        number = re.match(r"\w+", s["shown"])
+        if not number or number[0] != expected:
+            problems.append(f"the {s['where']} shows {s['shown']!r} for {s['href']}: chapter {expected}")
+    for p in book_build.chapter_notebooks(SOURCE_ROOT):
+        for where in ("sidebar", "map"):
+            if (where, p.stem) not in seen:
+                problems.append(f"the {where} has no numbered link to {p.stem}")
+    assert not problems, "two numberings on the website:\n  " + "\n  ".join(problems)
 
 
 def test_screenshot_of_a_chapter(browser, server, built_book, tmp_path):
@@ -332,3 +419,11 @@ def test_screenshot_of_a_chapter(browser, server, built_book, tmp_path):
         shutil.copy2(p, tmp_path / p.name)
         assert p.stat().st_size > 10_000, f"{p} is suspiciously small: a blank page?"
     print("\nscreenshots: " + ", ".join(str(p) for p in saved) + f" (copies in {tmp_path})")
+
+
+def test_readme_and_website_share_a_title():
+    """The README's first heading is the website's title (book/_config.yml)."""
+    import yaml
+    title = yaml.safe_load((REPO / "book" / "_config.yml").read_text(encoding="utf-8"))["title"]
+    first = next(ln for ln in (REPO / "README.md").read_text(encoding="utf-8").splitlines() if ln.startswith("# "))
+    assert first[2:].strip() == title, f"README: {first!r}, website: {title!r}"

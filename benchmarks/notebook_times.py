@@ -1,0 +1,148 @@
+"""Time each of the book's notebooks, top to bottom in a fresh kernel, and write the table the README,
+chapter 0 and the website show.
+
+    .venv/bin/python benchmarks/notebook_times.py                 # cpu profile, every notebook
+    .venv/bin/python benchmarks/notebook_times.py --profile quick chapters/00_how_to_use.ipynb --out /tmp/t --no-embed
+
+Run it by hand on a quiet machine (nothing else running: the figures are wall-clock minutes). It
+never writes into chapters/: each notebook runs from a copy in a scratch folder beside the original's
+folder layout (so ../img and the data paths resolve). The notebooks: the chapters in reading order,
+then the exercises' solution notebooks (a finished exercise; the students' versions stop at their
+first unsolved cell). It writes benchmarks/notebook_times.json (read by book/build.py and checked by
+tests/test_notebook_times.py) and benchmarks/notebook_times.md, and puts the same table into the
+README and chapter 0 (between <!-- notebook-times --> markers): the CPU's model, its core count, the
+load average before and after each run, Python's version and the date. The website's map shows the
+minutes from the .json. A trial run elsewhere: --out /tmp/t --no-embed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "notebook_times"
+
+
+def book_notebooks(root: Path = REPO) -> list[Path]:
+    """The chapters in file-name (reading) order, then the exercises' solution notebooks."""
+    chapters = sorted(p for p in (root / "chapters").glob("[0-9][0-9]*_*.ipynb"))
+    return chapters + sorted((root / "chapters" / "exercises" / "solutions").glob("*.ipynb"))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def time_notebook(path: Path, profile: str, timeout: int) -> dict:
+    """Run a copy of path (errors stop it) and return its wall-clock seconds and the load around it."""
+    rel = path.resolve().relative_to(REPO)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / rel
+        copy.parent.mkdir(parents=True)
+        shutil.copy2(path, copy)
+        img = REPO / "img"
+        if img.is_dir():
+            (Path(tmp) / "img").symlink_to(img)
+        load_before = os.getloadavg()
+        t0 = time.monotonic()
+        r = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "notebook",
+                            "--execute", "--inplace", f"--ExecutePreprocessor.timeout={timeout}", str(copy)],
+                           cwd=copy.parent, env=dict(os.environ, D2LUTILS_PROFILE=profile),
+                           capture_output=True, text=True)
+        seconds = time.monotonic() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"{rel} failed in the {profile} profile:\n{r.stderr[-3000:]}")
+    return {"notebook": rel.as_posix(), "seconds": round(seconds, 1),
+            "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
+START, END = "<!-- notebook-times -->", "<!-- /notebook-times -->"
+SHOWN_IN = [REPO / "README.md", REPO / "chapters" / "00_how_to_use.ipynb"]
+
+
+def markdown_table(table: dict) -> str:
+    """The table as the README, chapter 0 and benchmarks/notebook_times.md show it."""
+    m = table["machine"]
+    lines = [f"Measured by `benchmarks/notebook_times.py` on {table['date']}: {m['cpu']}, {m['cores']} cores, "
+             f"Python {m['python']}, `{table['profile']}` profile. Wall-clock minutes, top to bottom in a "
+             f"fresh kernel; the load averages (1, 5, 15 min) say how quiet the machine was.", "",
+             "| notebook | minutes | load before | load after |", "| --- | --- | --- | --- |"]
+    for row in table["notebooks"]:
+        lines.append(f"| `{row['notebook']}` | {row['seconds'] / 60:.1f} | "
+                     f"{' / '.join(map(str, row['load_before']))} | {' / '.join(map(str, row['load_after']))} |")
+    return "\n".join(lines)
+
+
+def shown(text: str) -> str | None:
+    """What text holds between the markers (None: no markers)."""
+    if START not in text or END not in text:
+        return None
+    return text.split(START, 1)[1].split(END, 1)[0].strip()
+
+
+def embed(path: Path, table_md: str) -> None:
+    """Put the table between the markers of the README or of chapter 0's markdown cell."""
+    if path.suffix == ".ipynb":
+        import nbformat  # the book's environment has it; the rest of this script needs only Python
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "markdown" and shown(c.source) is not None]
+        if not cells:
+            raise SystemExit(f"{path}: no markdown cell with {START} ... {END}")
+        text = cells[0].source
+        cells[0].source = text.split(START)[0] + f"{START}\n{table_md}\n{END}" + text.split(END, 1)[1]
+        nbformat.write(nb, path)
+        return
+    text = path.read_text(encoding="utf-8")
+    if shown(text) is None:
+        raise SystemExit(f"{path}: no {START} ... {END} to put the table between")
+    path.write_text(text.split(START)[0] + f"{START}\n{table_md}\n{END}" + text.split(END, 1)[1], encoding="utf-8")
+
+
+def write(table: dict, out: Path, shown_in: list[Path] = SHOWN_IN) -> None:
+    out.with_suffix(".json").write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    table_md = markdown_table(table)
+    out.with_suffix(".md").write_text(f"# How long each notebook takes\n\n{table_md}\n", encoding="utf-8")
+    for path in shown_in:
+        embed(path, table_md)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of the book")
+    ap.add_argument("--profile", default="cpu", help="D2LUTILS_PROFILE for the runs (default cpu)")
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write (.json and .md are added)")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
+    ap.add_argument("--no-embed", action="store_true", help="write only the .json and .md files (a trial run)")
+    args = ap.parse_args(argv)
+    paths = args.notebooks or book_notebooks()
+    rows = []
+    for p in paths:
+        print(f"timing {p} ({args.profile} profile) ...", flush=True)
+        rows.append(time_notebook(p.resolve(), args.profile, args.timeout))
+        print(f"  {rows[-1]['seconds'] / 60:.1f} min, load {rows[-1]['load_before']} -> {rows[-1]['load_after']}")
+    table = {"profile": args.profile, "date": dt.date.today().isoformat(),
+             "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+             "notebooks": rows}
+    write(table, args.out, [] if args.no_embed else SHOWN_IN)
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

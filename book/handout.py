@@ -1,0 +1,57 @@
+"""Make the students' copy of the book: what `make book` needs, without the solutions or grading tools.
+
+    python book/handout.py            # -> _handout/resnet-book/ and _handout/resnet-book.tar.gz
+    python book/handout.py --out DIR  # -> DIR/resnet-book/ and DIR/resnet-book.tar.gz
+
+A teacher hands this out instead of the repository: the repository holds the exercises' solutions
+(chapters/exercises/solutions/, and in its git history), the grader and the test suite. The copy holds
+the chapters, the students' versions of the exercises, img/, book/ (`make book`, `make html`),
+d2lutils/ without its grading module, and the README, Makefile, pyproject.toml and environment.yml.
+It has no .git folder, so no history to dig solutions out of. The exercise checks stay: they compare
+a student's block with the library's reference blocks in d2lutils/models.py, which a student can
+read, as the checks need them.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NAME = "resnet-book"
+FILES = ["README.md", "Makefile", "pyproject.toml", "environment.yml"]
+FOLDERS = ["chapters", "img", "book", "d2lutils"]
+# never copied, wherever they are: the solutions, the grader, and what a run leaves behind
+LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "_build", "_handout", "__pycache__",
+                                  ".ipynb_checkpoints", "*.pyc", "*.egg-info", "*.params")
+
+
+def make(out: Path, root: Path = REPO) -> Path:
+    """Write out/resnet-book/ (replacing an old one) and out/resnet-book.tar.gz; return the folder."""
+    target = out / NAME
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in FILES:
+        shutil.copy2(root / name, target / name)
+    for name in FOLDERS:
+        shutil.copytree(root / name, target / name, ignore=LEFT_OUT)
+    with tarfile.open(out / f"{NAME}.tar.gz", "w:gz") as tar:
+        tar.add(target, arcname=NAME)
+    return target
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "_handout", help="folder to write into")
+    args = ap.parse_args(argv)
+    target = make(args.out.resolve())
+    print(f"handout: {target} and {target}.tar.gz: the book without solutions or grading tools; "
+          f"students unpack it and run make book")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

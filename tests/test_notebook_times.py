@@ -1,0 +1,71 @@
+"""The table of how long each notebook takes (benchmarks/notebook_times.py, run by hand on a quiet
+machine) is there, names every notebook of the book as they are now, and is what the README, chapter 0
+and the website show. Nothing is timed here."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+times = load("notebook_times", REPO / "benchmarks" / "notebook_times.py")
+book_build = load("book_build", REPO / "book" / "build.py")
+RUN = "run .venv/bin/python benchmarks/notebook_times.py on a quiet machine (nothing else running)"
+
+
+def shown_in(path: Path) -> str | None:
+    if path.suffix == ".ipynb":
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+        return next((times.shown(s) for s in cells if times.shown(s) is not None), None)
+    return times.shown(path.read_text(encoding="utf-8"))
+
+
+def test_the_table_is_shown_where_readers_look():
+    for path in times.SHOWN_IN:
+        assert shown_in(path) is not None, f"{path.name} has no {times.START} ... {times.END} for the table"
+
+
+def test_the_table_is_there_and_current():
+    path = times.OUT.with_suffix(".json")
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(REPO)} does not exist: {RUN}", pytrace=False)
+    table = json.loads(path.read_text(encoding="utf-8"))
+    assert table["profile"] == "cpu", f"the table was measured in the {table['profile']} profile: {RUN}"
+    assert table["machine"]["cpu"] and table["machine"]["cores"]
+    timed = [r["notebook"] for r in table["notebooks"]]
+    expected = [p.relative_to(REPO).as_posix() for p in times.book_notebooks()]
+    assert timed == expected, f"the table names {timed}, the book has {expected}: {RUN}"
+    assert all(r["seconds"] > 0 for r in table["notebooks"])
+    md = times.markdown_table(table)
+    for shown_path in times.SHOWN_IN:
+        assert shown_in(shown_path) == md, f"{shown_path.name} does not show the current table: {RUN}"
+    assert md in times.OUT.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_the_map_shows_the_tables_figures_or_none():
+    """The website states no time the table does not hold: without a table no times column, with one
+    each chapter's minutes from it."""
+    _, chapters, exercises, _ = book_build.plan(REPO)
+    assert "min" not in book_build.render_map({}, chapters, exercises, None)
+    table = {"profile": "cpu", "date": "2000-01-01", "machine": {"cpu": "a CPU", "cores": 2, "python": "3.11"},
+             "notebooks": [{"notebook": f"chapters/{c.file}.ipynb", "seconds": 60.0 * (i + 1)}
+                           for i, c in enumerate(chapters)]}
+    page = book_build.render_map({}, chapters, exercises, table)
+    for i, c in enumerate(chapters):
+        row = next(r for r in page.splitlines() if f"(chapters/{c.file}.ipynb)" in r)
+        assert f"| {i + 1:.1f} min |" in row, row
+    assert "a CPU (2 cores" in page
