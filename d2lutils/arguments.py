@@ -53,7 +53,7 @@ def _shown(value):
         return f'the class {value.__module__}.{value.__qualname__}'
     if inspect.isfunction(value) or inspect.isbuiltin(value):
         return f'the function {value.__qualname__}'
-    text = repr(value)
+    text = ' '.join(repr(value).split())
     if len(text) > 120:
         text = text[:117] + '...'
     return f'{text} (a {type(value).__module__}.{type(value).__qualname__})'
@@ -241,6 +241,11 @@ def non_negative_finite(name, value):
     if not (math.isfinite(number) and number >= 0):
         raise _refuse(name, allowed, value)
     return number
+
+
+def non_negative_finite_or_none(name, value):
+    """None, or a finite number of at least 0."""
+    return None if value is None else non_negative_finite(name, value)
 
 
 def finite(name, value):

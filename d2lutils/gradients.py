@@ -3,11 +3,24 @@
 Used by chapter 1 to show vanishing (梯度消失) and exploding (梯度爆炸) gradients, and reusable by any
 chapter that compares how far gradients travel through a deep network.
 """
+from typing import Annotated
+
 from mxnet import autograd, gluon, np
 from mxnet.gluon import nn
 
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
+from d2lutils.models import Net
 
-def deep_mlp(num_hidden, width, activation, num_outputs=10):
+Array = Annotated[object, Check(arguments.array)]
+ACTIVATIONS = ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign')  # Gluon's nn.Activation names
+
+
+@checked
+def deep_mlp(num_hidden: Annotated[int, Check(arguments.non_negative_int)],
+             width: Annotated[int, Check(arguments.positive_int)],
+             activation: Annotated[str, Check(arguments.one_of, choices=ACTIVATIONS)],
+             num_outputs: Annotated[int, Check(arguments.positive_int)] = 10):
     """A plain MLP: ``num_hidden`` Dense layers of ``width`` units with ``activation``, then a linear
     output layer. It has ``num_hidden + 1`` weight layers and no shortcuts and no normalization.
     Shown in chapter 1 (the chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
@@ -34,7 +47,12 @@ def deep_mlp(num_hidden, width, activation, num_outputs=10):
     return net
 
 
-def layer_grad_norms(net, X, y, loss=None):
+@checked
+def layer_grad_norms(net: Net, X: Array, y: Array,
+                     loss: Annotated[object, Check(
+                         arguments.callable_not_class,
+                         allowed='a Gluon loss such as gluon.loss.SoftmaxCrossEntropyLoss()',
+                         none_means='softmax cross-entropy')] = None):
     """The L2 norm of the loss gradient of every Dense layer's weight matrix, input layer first.
     Shown in chapter 1 (tested to agree with the chapter's copy: ``tests/test_ch12_agree.py``).
 
