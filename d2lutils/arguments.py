@@ -248,13 +248,10 @@ def non_negative_finite_or_none(name, value):
     return None if value is None else non_negative_finite(name, value)
 
 
-def finite(name, value):
-    """Any finite number, e.g. a number of bytes to format."""
-    allowed = 'a finite number'
-    number = _real_or_type_error(name, value, allowed)
-    if not math.isfinite(number):
-        raise _refuse(name, allowed, value)
-    return number
+def is_count(value):
+    """True for a finite number of at least 0 (not a bool), e.g. what an estimate of bytes returns."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_))
+            and math.isfinite(value) and value >= 0)
 
 
 def fraction(name, value):
@@ -496,8 +493,9 @@ def sequence(name, value, allowed, *, none_means=None):
     return value
 
 
-def context(name, value, *, none_means=None):
-    """An MXNet context, ``mx.cpu()`` or ``mx.gpu(i)``; a GPU only if MXNet sees it.
+def context(name, value, *, none_means=None, seen=True):
+    """An MXNet context, ``mx.cpu()`` or ``mx.gpu(i)``; a GPU only if MXNet sees it (unless
+    ``seen=False``: a context that is only named, e.g. in advice).
 
     A GPU context on a machine without that GPU would fail later in MXNet's C++, or (for memory
     planning) be read as the CPU.
@@ -510,7 +508,8 @@ def context(name, value, *, none_means=None):
         allowed = f'None ({none_means}) or {allowed}'
     if not isinstance(value, mx.Context):
         raise _refuse(name, allowed, value)
-    _gpu_seen(name, value)
+    if seen:
+        _gpu_seen(name, value)
     return value
 
 
@@ -538,6 +537,22 @@ def contexts(name, value, *, none_means=None):
             raise _refuse(name, allowed, value)
         _gpu_seen(name, device)
     return value
+
+
+def array_or_number(name, value):
+    """An MXNet array, or a finite number that broadcasts like one (e.g. a scale of 1)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_)):
+        return finite(name, value)
+    return array(name, value)
+
+
+def finite(name, value):
+    """A finite number."""
+    allowed = 'a finite number'
+    number = _real_or_type_error(name, value, allowed)
+    if not math.isfinite(number):
+        raise _refuse(name, allowed, value)
+    return number
 
 
 def array(name, value, *, min_dims=1):

@@ -24,12 +24,14 @@ from d2lutils import arguments
 from d2lutils.arguments import Check, checked
 
 Array = Annotated[object, Check(arguments.array)]
+Statistic = Annotated[object, Check(arguments.array_or_number)]
 Momentum = Annotated[float, Check(arguments.momentum)]
-Eps = Annotated[float, Check(arguments.positive_finite, example='1e-5')]
+Eps = Annotated[float, Check(arguments.non_negative_finite)]
 
 
 @checked
-def batch_norm(X: Array, gamma: Array, beta: Array, moving_mean: Array, moving_var: Array,
+def batch_norm(X: Array, gamma: Statistic, beta: Statistic, moving_mean: Statistic,
+               moving_var: Statistic,
                eps: Eps, momentum: Momentum, training: Annotated[bool, Check(arguments.flag)]):
     """Normalize ``X`` and return ``(Y, new_moving_mean, new_moving_var)``. Shown in chapter 2 (the
     chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
@@ -57,7 +59,7 @@ def batch_norm(X: Array, gamma: Array, beta: Array, moving_mean: Array, moving_v
     features = X.shape[1]
     for name, value in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean),
                         ('moving_var', moving_var)):
-        if value.size != features:
+        if getattr(value, 'size', 1) not in (1, features):
             raise arguments.ArgumentError(
                 f'{name} must hold one value per feature or channel of X ({features}); got shape '
                 f'{tuple(value.shape)}, e.g. use shape {(1, features) if X.ndim == 2 else (1, features, 1, 1)}.')

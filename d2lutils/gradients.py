@@ -6,11 +6,14 @@ chapter that compares how far gradients travel through a deep network.
 from typing import Annotated
 
 from mxnet import autograd, gluon, np
+from mxnet.base import MXNetError
 from mxnet.gluon import nn
 
 from d2lutils import arguments
 from d2lutils.arguments import Check, checked
-from d2lutils.models import Net
+
+Net = Annotated[nn.Block, Check(arguments.instance_of, cls='mxnet.gluon.Block',
+                                allowed='a Gluon network (a gluon.Block, e.g. nn.Sequential)')]
 
 Array = Annotated[object, Check(arguments.array)]
 ACTIVATIONS = ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign')  # Gluon's nn.Activation names
@@ -73,8 +76,21 @@ def layer_grad_norms(net: Net, X: Array, y: Array,
         One per Dense layer.
     """
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
-    with autograd.record():
-        l = loss(net(X), y).mean()
+    if y.shape[:1] != X.shape[:1]:
+        raise arguments.ArgumentError(f'y must hold one label per example of X ({X.shape[0]}); '
+                                      f'got shape {tuple(y.shape)}.')
+    try:
+        with autograd.record():
+            l = loss(net(X), y)
+    except MXNetError as error:
+        raise arguments.ArgumentError(
+            f'X (shape {tuple(X.shape)}) does not fit net: {str(error).splitlines()[0][:200]}. '
+            f'Give a batch of the examples it was built for, e.g. shape (batch, features).') from None
+    if not isinstance(l, np.ndarray):
+        raise arguments.ArgumentError(f'loss must return an array of losses, as '
+                                      f'gluon.loss.SoftmaxCrossEntropyLoss() does; it returned '
+                                      f'{arguments._shown(l)}.')
+    l = l.mean()
     l.backward()
     return [float(np.linalg.norm(layer.weight.grad())) for layer in net
             if isinstance(layer, nn.Dense)]

@@ -196,7 +196,7 @@ def measure_training_step_memory(
 
 
 @checked
-def format_bytes(n: Annotated[float, Check(arguments.finite)]):
+def format_bytes(n: Annotated[float, Check(arguments.non_negative_finite)]):
     """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS. Used in chapters 4
     and 5.
 
@@ -272,9 +272,13 @@ class BatchPlan:
 
 
 @checked
-def plan_batch(net: Net, input_shape: ImageShape, batch_size: BatchSize,
+def plan_batch(net: Annotated[object, Check(
+                   arguments.instance_of, cls='mxnet.gluon.Block',
+                   allowed='a Gluon network (a gluon.Block)',
+                   none_means='only with an estimate that needs none')],
+               input_shape: ImageShape, batch_size: BatchSize,
                lr: Annotated[float, Check(arguments.positive_finite)],
-               device: Annotated[object, Check(arguments.context)], *,
+               device: Annotated[object, Check(arguments.context, seen=False)], *,
                optimizer_states: OptimizerStates = 0,
                headroom: Annotated[float, Check(arguments.fraction)] = DEFAULT_HEADROOM,
                min_batch_size: BatchSize = 8,
@@ -294,13 +298,22 @@ def plan_batch(net: Net, input_shape: ImageShape, batch_size: BatchSize,
     checked first: a negative free memory or a batch of 100.5 is refused by name, not planned for.
     """
     if estimate is None:
+        if net is None:
+            raise arguments.ArgumentError('net must be a Gluon network when no estimate is given '
+                                          "(chapter 4's estimate reads it); got None.")
+
         def estimate(net, input_shape, size):
             return estimate_training_memory(net, input_shape, size, optimizer_states)
-    if free is None:
+    if free is None:  # a GPU this machine lacks can be planned for only with its free memory given
+        arguments.context('device', device)
         free = device_memory(device)[0]
     usable = free * headroom
     size = batch_size
     needed = estimate(net, input_shape, size)
+    if not arguments.is_count(needed):
+        raise arguments.ArgumentError(
+            f'estimate must return a number of bytes (a finite number of at least 0); '
+            f'estimate(net, {input_shape}, {size}) returned {arguments._shown(needed)}.')
     while needed > usable and size // 2 >= min_batch_size:
         size //= 2
         needed = estimate(net, input_shape, size)
@@ -356,7 +369,8 @@ def advice(err, batch_size=None, device=None):
 def out_of_memory_advice(
         batch_size: Annotated[int | None, Check(arguments.positive_int,
                                                 none_means='not known')] = None,
-        device: Annotated[object, Check(arguments.context, none_means='not known')] = None):
+        device: Annotated[object, Check(arguments.context, none_means='not known',
+                                        seen=False)] = None):
     """Run a block; if MXNet runs out of memory in it, raise ``OutOfMemoryError`` with advice.
 
     The MXNet error (with its long C++ stack trace) is replaced, not chained, so a notebook shows the

@@ -221,6 +221,16 @@ def check_scores_match_labels(y_hat, labels):
         check_label_range(y_hat.shape[1], int(labels.max()), int(labels.min()))
 
 
+def check_losses(losses, loss):
+    """Refuse a loss function that does not give an array of losses (checked on the first batch)."""
+    for part_loss in losses:
+        if not isinstance(part_loss, (np.ndarray, mx.nd.NDArray)):
+            raise arguments.ArgumentError(
+                f'loss must return an array of losses, one per example, as '
+                f'gluon.loss.SoftmaxCrossEntropyLoss() does; {arguments._shown(loss)} returned '
+                f'{arguments._shown(part_loss)}.')
+
+
 def check_label_range(width, largest, smallest=0):
     """Refuse labels from ``smallest`` to ``largest`` for a network that gives ``width`` scores."""
     if smallest < 0:
@@ -291,9 +301,21 @@ def optimizer_settings(name, value):
     return value
 
 
+HYBRIDIZE_OPTIONS = ('static_alloc', 'static_shape', 'backend', 'backend_opts', 'clear',
+                     'partition_if_dynamic', 'inline_limit', 'forward_bulk_size',
+                     'backward_bulk_size')  # what HybridBlock.hybridize accepts in MXNet 1.9
+
+
 def hybridize_setting(name, value):
     """False, True, or a dict of ``net.hybridize`` keyword arguments."""
-    if isinstance(value, (bool, dict)):
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(HYBRIDIZE_OPTIONS), key=str)
+        if unknown:
+            raise arguments.ArgumentError(
+                f'{name} must name only net.hybridize arguments ({", ".join(HYBRIDIZE_OPTIONS)}); '
+                f'got {unknown[0]!r} in {value!r}.')
+        return value
+    if isinstance(value, bool):
         return value
     raise arguments.ArgumentError(f'{name} must be True, False or a dict of net.hybridize '
                                   f'arguments; got {arguments._shown(value)}.')
@@ -377,7 +399,12 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
         net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
     loss = loss or gluon.loss.SoftmaxCrossEntropyLoss()
     optimizer_params = {'learning_rate': lr, **(optimizer_params or {})}
-    trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
+    try:
+        trainer = gluon.Trainer(net.collect_params(), optimizer, optimizer_params)
+    except (TypeError, ValueError, mx.base.MXNetError) as error:  # e.g. an unknown setting
+        raise arguments.ArgumentError(
+            f'optimizer_params must hold settings the {optimizer!r} optimizer takes (e.g. '
+            f"'momentum', 'wd'); MXNet refused {optimizer_params!r}: {error}") from None
     live_plot = in_notebook() if live_plot is None else live_plot
     animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None
@@ -394,6 +421,7 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
                         check_scores_match_labels(y_hat, y_part)
                 losses = [loss(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts)]
             if epoch == 0 and i == 0:  # one wait, once: stop before the first update
+                check_losses(losses, loss)
                 example_shape = tuple(X.shape[1:])
                 for part_loss in losses:
                     stop_if_diverged(float(part_loss.mean()), epoch, num_epochs, lr, history)
