@@ -432,6 +432,19 @@ def instance_of(name, value, cls, allowed, *, none_means=None, advice=''):
     raise _refuse(name, allowed, value, hint)
 
 
+def initialized_net(name, value):
+    """A Gluon network whose parameters are initialized (shapes may still be deferred)."""
+    block = instance_of(name, value, 'mxnet.gluon.Block',
+                        'an initialized Gluon network (a gluon.Block)')
+    waiting = [p.name for p in block.collect_params().values()
+               if p._data is None and not p._deferred_init]
+    if waiting:
+        raise ArgumentError(f'{name} must be initialized first: {len(waiting)} of its parameters '
+                            f'(e.g. {waiting[0]}) have no values yet. Call {name}.initialize() '
+                            f'(or train it) before this.')
+    return block
+
+
 def subclass_of(name, value, cls, allowed):
     """A class derived from ``cls`` ('module.Class'), e.g. a block class to build a stage of."""
     module, _, qualname = cls.rpartition('.')

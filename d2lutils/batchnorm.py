@@ -54,8 +54,8 @@ def batch_norm(X: Array, gamma: Statistic, beta: Statistic, moving_mean: Statist
         ``1 - momentum``; otherwise use the moving averages and return them unchanged.
     """
     if X.ndim not in (2, 4):
-        raise arguments.ArgumentError(f'X must be 2-D (batch, features) or 4-D (batch, channels, '
-                                      f'height, width); got shape {X.shape}.')
+        raise arguments.ArgumentError(f'X must be 2-D or 4-D: (batch, features) or (batch, '
+                                      f'channels, height, width); got shape {X.shape}.')
     features = X.shape[1]
     for name, value in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean),
                         ('moving_var', moving_var)):

@@ -51,7 +51,7 @@ def deep_mlp(num_hidden: Annotated[int, Check(arguments.non_negative_int)],
 
 
 @checked
-def layer_grad_norms(net: Net, X: Array, y: Array,
+def layer_grad_norms(net: Annotated[nn.Block, Check(arguments.initialized_net)], X: Array, y: Array,
                      loss: Annotated[object, Check(
                          arguments.callable_not_class,
                          allowed='a Gluon loss such as gluon.loss.SoftmaxCrossEntropyLoss()',
@@ -79,18 +79,18 @@ def layer_grad_norms(net: Net, X: Array, y: Array,
     if y.shape[:1] != X.shape[:1]:
         raise arguments.ArgumentError(f'y must hold one label per example of X ({X.shape[0]}); '
                                       f'got shape {tuple(y.shape)}.')
-    try:
-        with autograd.record():
+    with autograd.record():
+        try:
             l = loss(net(X), y)
-    except MXNetError as error:
-        raise arguments.ArgumentError(
-            f'X (shape {tuple(X.shape)}) does not fit net: {str(error).splitlines()[0][:200]}. '
-            f'Give a batch of the examples it was built for, e.g. shape (batch, features).') from None
-    if not isinstance(l, np.ndarray):
-        raise arguments.ArgumentError(f'loss must return an array of losses, as '
-                                      f'gluon.loss.SoftmaxCrossEntropyLoss() does; it returned '
-                                      f'{arguments._shown(l)}.')
-    l = l.mean()
+        except MXNetError as error:
+            raise arguments.ArgumentError(
+                f'X (shape {tuple(X.shape)}) does not fit net: {str(error).splitlines()[0][:200]}. '
+                f'Give a batch of the examples it was built for, e.g. (batch, features).') from None
+        if not isinstance(l, np.ndarray):
+            raise arguments.ArgumentError(f'loss must return an array of losses, as '
+                                          f'gluon.loss.SoftmaxCrossEntropyLoss() does; it '
+                                          f'returned {arguments._shown(l)}.')
+        l = l.mean()
     l.backward()
     return [float(np.linalg.norm(layer.weight.grad())) for layer in net
             if isinstance(layer, nn.Dense)]

@@ -329,7 +329,7 @@ def _untrained_after_trace(net, rows):
 
 
 @checked
-def zero_gradients(net: Net, X: Array, y: Array):
+def zero_gradients(net: Annotated[object, Check(arguments.initialized_net)], X: Array, y: Array):
     """How many scalars of each parameter get a gradient of exactly 0 from one backward pass.
     Used in chapters 4 and 5.
 

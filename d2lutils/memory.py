@@ -130,7 +130,7 @@ def _reset_peak_rss():
 
 @checked
 def measure_training_step_memory(
-        net: Net, input_shape: ImageShape, batch_size: BatchSize,
+        net: Annotated[object, Check(arguments.initialized_net)], input_shape: ImageShape, batch_size: BatchSize,
         num_steps: Annotated[int, Check(arguments.positive_int)] = 2,
         ctx: Annotated[object, Check(arguments.context, none_means='the CPU')] = None):
     """Run ``num_steps`` training steps on random data and report the peak memory they added.

@@ -265,7 +265,9 @@ def error_bands(runs: Annotated[list, Check(runs_list)],
 
 
 @checked
-def two_conv_blocks(net: training.Net):
+def two_conv_blocks(net: Annotated[nn.HybridSequential, Check(
+        arguments.instance_of, cls='mxnet.gluon.nn.HybridSequential',
+        allowed='a network stacked_cnn built')]):
     """The network's ``TwoConvBlock``s, input side first."""
     return [block for block in net if isinstance(block, TwoConvBlock)]
 

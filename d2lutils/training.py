@@ -21,6 +21,7 @@ from d2lutils.profiles import Profile
 Net = Annotated[gluon.Block, Check(arguments.instance_of, cls='mxnet.gluon.Block',
                                    allowed='a Gluon network (a gluon.Block, e.g. nn.HybridSequential)')]
 Loader = Annotated[object, Check(arguments.loader)]
+Initialized = Annotated[gluon.Block, Check(arguments.initialized_net)]
 Devices = Annotated[object, Check(arguments.contexts, none_means='d2l.try_gpu()')]
 
 
@@ -91,7 +92,7 @@ def count_correct(y_hat, labels):
 
 
 @checked
-def evaluate_accuracy(net: Net, data_iter: Loader, devices: Devices = None):
+def evaluate_accuracy(net: Initialized, data_iter: Loader, devices: Devices = None):
     """Fraction of correctly classified examples, each batch moved to the model's device(s). Used in
     chapter 5.
 
@@ -332,7 +333,7 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
                                         none_means='that one')] = None,
           optimizer: Annotated[str, Check(optimizer_name)] = 'sgd',
           optimizer_params: Annotated[dict | None, Check(optimizer_settings)] = None,
-          init: Annotated[object, Check(arguments.instance_of, cls='mxnet.init.Initializer',
+          init: Annotated[object, Check(arguments.instance_of, cls='mxnet.initializer.Initializer',
                                         allowed='an initializer such as mx.init.Xavier()',
                                         none_means='Xavier')] = None,
           reinitialize: Annotated[bool, Check(arguments.flag)] = True,
