@@ -23,6 +23,7 @@ of the package to count what it got wrong.
 import ast
 import contextlib
 import dataclasses
+import functools
 import importlib
 import inspect
 import io
@@ -230,10 +231,10 @@ def cases():
         'd2lutils.data.text_labels': lambda: case(data.text_labels, also={'indices': {'other ndarray'}},
                                                   indices=[0, 9]),
         'd2lutils.data.load_fashion_mnist': lambda: case(
-            data.load_fashion_mnist, batch_size=4, resize=8, train_subset=8, test_subset=8,
+            data.load_fashion_mnist, stubs=[(data, 'read_fashion_mnist')], batch_size=4, resize=8, train_subset=8, test_subset=8,
             shuffle=False, root=DEBIAN),
         'd2lutils.data.load_with_profile': lambda: case(
-            data.load_with_profile, profile=profile(), shuffle=False, root=DEBIAN),
+            data.load_with_profile, stubs=[(data, 'read_fashion_mnist')], profile=profile(), shuffle=False, root=DEBIAN),
         'd2lutils.data.make_batchify': lambda: case(data.make_batchify, resize=8),
         'd2lutils.distributed.dmlc_environment': lambda: case(
             distributed.dmlc_environment, role='worker', port=9000, num_workers=1, num_servers=1),
@@ -306,7 +307,8 @@ def cases():
         'd2lutils.plain_vs_residual.ZeroPadShortcut.__init__': lambda: case(
             pvr.ZeroPadShortcut, extra_channels=0, strides=1),
         'd2lutils.plain_vs_residual.accuracy_without_each_block': lambda: case(
-            pvr.accuracy_without_each_block, run=run(trained_stacked_cnn()), test_iter=loader()),
+            pvr.accuracy_without_each_block, stubs=[(training, 'evaluate_accuracy')],
+            run=run(trained_stacked_cnn()), test_iter=loader()),
         'd2lutils.plain_vs_residual.branch_removed': lambda: case(
             pvr.branch_removed, block=pvr.TwoConvBlock(2, 2)),
         'd2lutils.plain_vs_residual.error_bands': lambda: case(
@@ -494,6 +496,7 @@ def attempt(name, param, bad):
     return outcome
 
 
+@functools.cache
 def parameters(name):
     target = CASES[name]()[0]
     return [p for p in inspect.signature(target).parameters
