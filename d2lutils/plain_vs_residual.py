@@ -121,8 +121,10 @@ class TwoConvBlock(nn.HybridBlock):
                  residual: Annotated[bool, Check(arguments.flag)] = False, **kwargs):
         super().__init__(**kwargs)
         if channels < in_channels:
-            raise arguments.ArgumentError(f'channels must be at least in_channels: TwoConvBlock({in_channels} -> {channels} channels): the zero-padding '
-                             'shortcut can only add channels; use widths that do not decrease.')
+            raise arguments.ArgumentError(
+                f'channels must be at least in_channels: TwoConvBlock({in_channels} -> '
+                f'{channels} channels): the zero-padding shortcut can only add channels; use '
+                f'widths that do not decrease.')
         self.residual = residual
         self.reshapes = strides != 1 or channels != in_channels
         self.conv1, self.bn1 = conv_bn(channels, strides)
@@ -156,8 +158,9 @@ def stacked_cnn(num_layers: Annotated[int, Check(arguments.positive_int)],
     blocks_per_stage, remainder = divmod(num_layers - 2, 2 * len(widths))
     if remainder or blocks_per_stage < 1:
         valid = ', '.join(str(2 * len(widths) * n + 2) for n in range(1, 6))
-        raise arguments.ArgumentError(f'num_layers must be {2 * len(widths)}n + 2 for some n >= 1 ({valid}, ...), '
-                         f'not {num_layers}: every stage holds n pairs of convolutions.')
+        raise arguments.ArgumentError(
+            f'num_layers must be {2 * len(widths)}n + 2 for some n >= 1 ({valid}, ...), not '
+            f'{num_layers}: every stage holds n pairs of convolutions.')
     if any(b < a for a, b in zip(widths, widths[1:])):
         raise arguments.ArgumentError(f'widths must not decrease (the zero-padding shortcut can only '
                                       f'add channels); got {widths}.')
