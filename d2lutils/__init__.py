@@ -4,13 +4,22 @@ Each submodule holds one subject (``d2lutils.data``, ``d2lutils.training``, ...)
 every chapter needs are lifted to the package level.
 """
 import os
+import warnings
 
 # MXNet sizes its OpenMP thread pool when it is first imported, and left to itself it kept one of two
 # cores idle on the machines we measured (see benchmarks/README.md). Importing d2lutils before mxnet
 # gives it every core. Passive waiting makes idle OpenMP threads sleep instead of spinning: training
 # was 2.5-5x faster with it while other programs used the cores, and no slower on an idle machine.
 # Values the reader has set are kept.
+# A value that is not a positive whole number is replaced, and the reader told: MXNet's import aborts
+# the process on OMP_NUM_THREADS=two (SIGABRT: the kernel dies without a word), and OpenMP ignores
+# OMP_NUM_THREADS=0 with only a line on stderr.
 os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
+if not os.environ['OMP_NUM_THREADS'].strip().isdigit() or int(os.environ['OMP_NUM_THREADS']) < 1:
+    warnings.warn(f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']!r} is not a positive whole "
+                  f"number (MXNet aborts on a word, OpenMP ignores 0); using {os.cpu_count() or 1} (every core) "
+                  f"instead. Set it to a number such as 2, or leave it unset.", stacklevel=2)
+    os.environ['OMP_NUM_THREADS'] = str(os.cpu_count() or 1)
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import numpy  # noqa: E402

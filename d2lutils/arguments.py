@@ -1,24 +1,46 @@
-"""Checks of the arguments a reader passes to the library's public functions.
+"""Checks of the arguments a reader passes to the library's public functions, and the one mechanism
+that applies them.
 
 A mistyped argument should fail at once, in words that name it, not three cells later as a strange
-accuracy or a C++ trace from deep inside MXNet. Each check returns the value as a plain Python
-number (or path) when it is allowed, and otherwise raises ``TypeError`` (wrong kind of value) or
-``ValueError`` (right kind, outside the range) whose first line names the argument, the value given
-and what is allowed. The public functions call these once, on entry, before any work starts.
+accuracy or a C++ trace from deep inside MXNet. Every public function (what the chapters, the
+exercises, the grader and the benchmarks call) declares each parameter once, in its signature, as
+``Annotated[type, Check(...)]``, and carries the decorator ``@checked``: pydantic's
+``validate_call`` binds the call's arguments to the parameters and runs each parameter's check once,
+on entry, before any work starts. A refusal is an ``ArgumentError`` whose first line names the
+parameter, the value given, what is allowed and, where it is not obvious, what to do.
+
+Each check below takes the parameter's name and the value and returns the value as a plain Python
+number (or path, or the object itself) when it is allowed; it can also be called directly.
 
 NumPy's integer and float scalars are accepted wherever Python's are (``numbers.Integral`` and
 ``numbers.Real`` include them). ``True`` and ``False`` are refused as numbers: Python counts them as
 the integers 1 and 0, but a batch size of ``True`` is a typo, not a choice.
 
 Written here because neither MXNet nor d2l checks these arguments where the reader passes them: a
-batch size of 0 or a resize of -1 reached Gluon's DataLoader and MXNet's C++ unchecked.
+batch size of 0 or a resize of -1 reached Gluon's DataLoader and MXNet's C++ unchecked. pydantic
+does the binding and the declaring; its own messages ("Input should be greater than or equal to 1")
+name neither the function's words nor what to do, so every check here writes its own.
+
+This module must not import MXNet (``import d2lutils`` loads it before MXNet is configured): a check
+that needs an MXNet class names it as a string and imports it when it runs.
 """
+import functools
+import importlib
+import inspect
 import math
 import numbers
 import os
 import pathlib
+import typing
 
 import numpy as onp
+import pydantic
+from pydantic_core import PydanticCustomError, core_schema
+
+
+class ArgumentError(TypeError, ValueError):
+    """An argument a public function cannot use; the first line names it, its value, what is
+    allowed. Both a TypeError and a ValueError, so code that catches either still catches it."""
 
 
 def _shown(value):
@@ -27,18 +49,125 @@ def _shown(value):
         return f'{value!r} (a bool)'
     if isinstance(value, (int, float, str)) or value is None:
         return repr(value)
-    return f'{value!r} (a {type(value).__module__}.{type(value).__qualname__})'
+    if isinstance(value, type):
+        return f'the class {value.__module__}.{value.__qualname__}'
+    if inspect.isfunction(value) or inspect.isbuiltin(value):
+        return f'the function {value.__qualname__}'
+    text = ' '.join(repr(value).split())
+    if len(text) > 120:
+        text = text[:117] + '...'
+    return f'{text} (a {type(value).__module__}.{type(value).__qualname__})'
 
+
+def _refuse(name, allowed, value, hint=''):
+    """The one message shape: the argument, the value given, what is allowed, what to do."""
+    return ArgumentError(f'{name} must be {allowed}; got {_shown(value)}{hint}.')
+
+
+# --- the mechanism: declare once (Annotated[..., Check(...)]), check at the call (@checked) -------
+
+class Check:
+    """The check of one parameter, declared in its annotation: ``Annotated[int, Check(positive_int)]``.
+
+    pydantic calls ``check(name, value, **options)`` with the parameter's name; what it returns is
+    what the function receives. A check raises ``ArgumentError`` (or TypeError/ValueError) to refuse.
+    """
+
+    def __init__(self, check, **options):
+        self.check, self.options = check, options
+
+    def __repr__(self):
+        return f'Check({self.check.__name__})'
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return core_schema.with_info_plain_validator_function(self._validate)
+
+    def _validate(self, value, info):
+        try:
+            return self.check(info.field_name, value, **self.options)
+        except (TypeError, ValueError) as error:
+            raise PydanticCustomError('argument', '{message}', {'message': str(error)}) from None
+
+
+# Every function checked by this mechanism, by qualified name; tests/test_arguments_generated.py
+# calls each with generated bad arguments.
+PUBLIC = {}
+
+_CONFIG = pydantic.ConfigDict(arbitrary_types_allowed=True)
+
+
+def _declared(function):
+    """Refuse (when the module is imported) a public function with a parameter it does not declare."""
+    hints = typing.get_type_hints(function, include_extras=True)
+    for param in inspect.signature(function).parameters.values():
+        if param.name in ('self', 'cls') and param.annotation is inspect.Parameter.empty:
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = hints.get(param.name)
+        if not any(isinstance(m, Check) for m in getattr(hint, '__metadata__', ())):
+            raise TypeError(f'{function.__qualname__}: parameter {param.name} has no '
+                            f'Annotated[..., Check(...)]; every parameter of a public function '
+                            f'declares what it allows')
+
+
+def checked(function):
+    """Check every argument of ``function`` once per call, as its annotations declare.
+
+    Each parameter must be ``Annotated[type, Check(...)]``. A refused argument raises
+    ``ArgumentError`` from the call (pydantic's ValidationError is not shown: its message is
+    ours, and its traceback says nothing the reader needs).
+    """
+    _declared(function)
+    validated = pydantic.validate_call(config=_CONFIG)(function)
+    name = f'{function.__module__}.{function.__qualname__}'
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841  (IPython and pytest leave this frame out)
+        try:
+            return validated(*args, **kwargs)
+        except pydantic.ValidationError as error:
+            raise _argument_error(function, error) from None
+
+    PUBLIC[name] = call
+    return call
+
+
+def _argument_error(function, error):
+    """The first refusal of a ValidationError, as the library says it."""
+    first = error.errors()[0]
+    if first['type'] == 'argument':
+        return ArgumentError(first['ctx']['message'])
+    where = '.'.join(str(part) for part in first['loc'])
+    call = f'{function.__qualname__.replace(".__init__", "")}()'
+    params = ', '.join(p for p in inspect.signature(function).parameters if p != 'self')
+    if first['type'] in ('missing_argument', 'missing_positional_only_argument'):
+        return ArgumentError(f'{call} needs the argument {where}; its parameters: {params}.')
+    if first['type'] == 'unexpected_keyword_argument':
+        return ArgumentError(f'{call} has no parameter {where}; its parameters: {params}.')
+    if first['type'] == 'unexpected_positional_argument':
+        return ArgumentError(f'{call} takes fewer positional arguments than were given; its '
+                             f'parameters: {params}.')
+    return ArgumentError(f'{call}: argument {where}: {first["msg"]}.')
+
+
+# --- the checks ---------------------------------------------------------------------------------
 
 def _int_or_type_error(name, value, allowed):
-    """``int(value)`` for an integer (not a bool); otherwise a TypeError saying what is allowed."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    """``int(value)`` for an integer (not a bool); otherwise an ArgumentError saying what is allowed."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, onp.bool_)):
         return int(value)
     hint = ''
-    if (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and float(value).is_integer()):
+    if (isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_))
+            and math.isfinite(value) and float(value).is_integer()):
         hint = f'; pass int({value!r})'
-    raise TypeError(f'{name} must be {allowed}; got {_shown(value)}{hint}.')
+    raise _refuse(name, allowed, value, hint)
+
+
+def anything(name, value):
+    """No check: for a parameter whose every value is handled (and refused) by the function itself."""
+    return value
 
 
 def positive_int(name, value, *, none_means=None):
@@ -53,7 +182,7 @@ def positive_int(name, value, *, none_means=None):
         allowed = f'None ({none_means}) or {allowed}'
     number = _int_or_type_error(name, value, allowed)
     if number < 1:
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     return number
 
 
@@ -62,7 +191,16 @@ def non_negative_int(name, value):
     allowed = 'an integer of at least 0'
     number = _int_or_type_error(name, value, allowed)
     if number < 0:
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
+    return number
+
+
+def int_between(name, value, low, high, what=''):
+    """An integer from ``low`` to ``high``, e.g. a seed or a port."""
+    allowed = f'an integer from {low:,} to {high:,}{what}'
+    number = _int_or_type_error(name, value, allowed)
+    if not low <= number <= high:
+        raise _refuse(name, allowed, value)
     return number
 
 
@@ -77,14 +215,14 @@ def subset_size(name, value, total):
         return None
     number = _int_or_type_error(name, value, allowed)
     if not 1 <= number <= total:
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     return number
 
 
 def _real_or_type_error(name, value, allowed):
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_)):
         return float(value)
-    raise TypeError(f'{name} must be {allowed}; got {_shown(value)}.')
+    raise _refuse(name, allowed, value)
 
 
 def positive_finite(name, value, example='0.1'):
@@ -92,7 +230,7 @@ def positive_finite(name, value, example='0.1'):
     allowed = f'a positive finite number, e.g. {example}'
     number = _real_or_type_error(name, value, allowed)
     if not (math.isfinite(number) and number > 0):
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     return number
 
 
@@ -101,8 +239,19 @@ def non_negative_finite(name, value):
     allowed = 'a finite number of at least 0'
     number = _real_or_type_error(name, value, allowed)
     if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     return number
+
+
+def non_negative_finite_or_none(name, value):
+    """None, or a finite number of at least 0."""
+    return None if value is None else non_negative_finite(name, value)
+
+
+def is_count(value):
+    """True for a finite number of at least 0 (not a bool), e.g. what an estimate of bytes returns."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_))
+            and math.isfinite(value) and value >= 0)
 
 
 def fraction(name, value):
@@ -110,26 +259,97 @@ def fraction(name, value):
     allowed = 'a fraction above 0 and at most 1, e.g. 0.8'
     number = _real_or_type_error(name, value, allowed)
     if not 0 < number <= 1:  # NaN fails both comparisons
-        raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     return number
 
 
-def flag(name, value):
+def momentum(name, value):
+    """A number in [0, 1), e.g. a moving average's weight of the old value."""
+    allowed = 'a number from 0 up to (not including) 1, e.g. 0.9'
+    number = _real_or_type_error(name, value, allowed)
+    if not 0 <= number < 1:
+        raise _refuse(name, allowed, value)
+    return number
+
+
+def flag(name, value, *, none_means=None):
     """True or False (NumPy's bool too); a string such as 'no' would otherwise count as True."""
+    if none_means is not None and value is None:
+        return None
     if isinstance(value, (bool, onp.bool_)):
         return bool(value)
-    raise TypeError(f'{name} must be True or False; got {_shown(value)}.')
+    allowed = 'True or False' if none_means is None else f'True, False or None ({none_means})'
+    raise ArgumentError(f'{name} must be {allowed}; got {_shown(value)}.')
 
 
-def shape(name, value):
-    """A tuple (or list) of positive integers, e.g. one example's shape ``(1, 96, 96)``."""
+def one_of(name, value, choices, what=''):
+    """One of ``choices`` (strings or integers), compared by type too: '18' is not 18, True not 1."""
+    listed = ', '.join(repr(c) for c in choices)
+    allowed = f'one of {listed}{what}'
+    if all(isinstance(c, int) for c in choices):
+        value = _int_or_type_error(name, value, allowed)
+    elif not isinstance(value, str):
+        raise _refuse(name, allowed, value)
+    if value not in choices:
+        raise _refuse(name, allowed, value)
+    return value
+
+
+def text(name, value, *, none_means=None):
+    """A non-empty string (or None where that means something)."""
+    if none_means is not None and value is None:
+        return None
+    allowed = 'a non-empty string' if none_means is None else f'None ({none_means}) or a string'
+    if not isinstance(value, str) or not value:
+        raise _refuse(name, allowed, value)
+    return value
+
+
+def shape(name, value, *, sizes=None):
+    """A tuple (or list) of positive integers, e.g. one example's shape ``(1, 96, 96)``.
+
+    With ``sizes`` (e.g. ``(3, 4)``), only shapes of that many dimensions are allowed.
+    """
     allowed = 'a tuple of positive integers, e.g. (1, 96, 96)'
+    if sizes:
+        allowed = (f'a tuple of {" or ".join(str(s) for s in sizes)} positive integers, e.g. '
+                   f'(1, 96, 96) for one image (C, H, W) or (1, 1, 96, 96) with the batch first')
     if not isinstance(value, (tuple, list)) or not value:
-        raise TypeError(f'{name} must be {allowed}; got {_shown(value)}.')
+        raise _refuse(name, allowed, value)
     for size in value:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f'{name} must be {allowed}; got {_shown(value)}.')
+        if isinstance(size, (bool, onp.bool_)) or not isinstance(size, numbers.Integral) or size < 1:
+            raise _refuse(name, allowed, value)
+    if sizes and len(value) not in sizes:
+        raise _refuse(name, allowed, value)
     return tuple(int(size) for size in value)
+
+
+def image_shape(name, value):
+    """An image's shape, (C, H, W), or a batch's, (N, C, H, W)."""
+    return shape(name, value, sizes=(3, 4))
+
+
+def positive_ints(name, value, example='(16, 32, 64)'):
+    """A non-empty tuple (or list) of positive integers, e.g. widths or depths."""
+    allowed = f'a non-empty tuple of positive integers, e.g. {example}'
+    if not isinstance(value, (tuple, list)) or not value:
+        raise _refuse(name, allowed, value)
+    return tuple(_checked_member(name, allowed, value, item, 1) for item in value)
+
+
+def non_negative_ints(name, value, example='(0, 1, 2)'):
+    """A non-empty tuple (or list) of integers of at least 0, e.g. seeds."""
+    allowed = f'a non-empty tuple of integers of at least 0, e.g. {example}'
+    if not isinstance(value, (tuple, list)) or not value:
+        raise _refuse(name, allowed, value)
+    return tuple(_checked_member(name, allowed, value, item, 0) for item in value)
+
+
+def _checked_member(name, allowed, whole, item, low):
+    if (isinstance(item, (bool, onp.bool_)) or not isinstance(item, numbers.Integral)
+            or item < low):
+        raise _refuse(name, allowed, whole)
+    return int(item)
 
 
 def folder(name, value):
@@ -140,10 +360,218 @@ def folder(name, value):
     """
     if value is None:
         return None
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f'{name} must be a folder path (str or pathlib.Path); got {_shown(value)}.')
+    if not isinstance(value, (str, os.PathLike)) or value == '':
+        raise ArgumentError(f'{name} must be a folder path (str or pathlib.Path); got '
+                            f'{_shown(value)}.')
     path = pathlib.Path(value)
     if path.exists() and not path.is_dir():
-        raise ValueError(f'{name} must be a folder, but {str(path)!r} is a file. Name the folder '
-                         f'that holds the four Fashion-MNIST files instead.')
+        raise ArgumentError(f'{name} must be a folder, but {str(path)!r} is a file. Name the folder '
+                            f'that holds the four Fashion-MNIST files instead.')
     return path
+
+
+def exercises_folder(name, value):
+    """The exercises folder a teacher names (``--folder``): it must hold ``solutions/*.ipynb``.
+
+    For the grader: a wrong folder is the teacher's mistake, to be said once before any submission
+    runs, not blamed on every student ("was it made from the notebooks handed out?").
+    """
+    if not isinstance(value, (str, os.PathLike)) or value == '':
+        raise ArgumentError(f'{name} must be the exercises folder (str or pathlib.Path), the one '
+                            f'with solutions/ inside; got {_shown(value)}.')
+    path = pathlib.Path(value)
+    if not sorted((path / 'solutions').glob('*.ipynb')):
+        raise ArgumentError(f'{name} must be the exercises folder, with the solution notebooks in '
+                            f'its solutions/ folder; {str(path)!r} has none in '
+                            f'{str(path / "solutions")!r}. Name the folder that holds solutions/, '
+                            f'e.g. chapters/exercises.')
+    return path
+
+
+def results_file(name, value):
+    """A file the grader may write its results to: its folder exists and is writable.
+
+    Checked before the first submission runs, so that a typo in the folder is not found after an
+    hour of grading.
+    """
+    if not isinstance(value, (str, os.PathLike)) or value == '':
+        raise ArgumentError(f'{name} must be a file path (str or pathlib.Path), e.g. grades.csv; '
+                            f'got {_shown(value)}.')
+    path = pathlib.Path(value)
+    parent = path.parent if str(path.parent) else pathlib.Path('.')
+    if path.is_dir():
+        raise ArgumentError(f'{name} must be a file, but {str(path)!r} is a folder; name a file '
+                            f'in it, e.g. {str(path / "grades.csv")!r}.')
+    if not parent.is_dir():
+        raise ArgumentError(f'{name} must be a file in an existing folder, but the folder '
+                            f'{str(parent)!r} does not exist; create it first (mkdir -p '
+                            f'{parent}) or name another file.')
+    if not os.access(parent, os.W_OK):
+        raise ArgumentError(f'{name} must be a file in a folder you can write to; {str(parent)!r} '
+                            f'is not writable. Name a file in a folder of your own.')
+    return path
+
+
+def instance_of(name, value, cls, allowed, *, none_means=None, advice=''):
+    """An instance of ``cls`` (given as 'module.Class', imported when the check runs).
+
+    A class where an instance is expected (``SoftmaxCrossEntropyLoss`` for
+    ``SoftmaxCrossEntropyLoss()``) gets the advice to call it.
+    """
+    if none_means is not None:
+        if value is None:
+            return None
+        allowed = f'None ({none_means}) or {allowed}'
+    module, _, qualname = cls.rpartition('.')
+    kind = getattr(importlib.import_module(module), qualname)
+    if isinstance(value, kind):
+        return value
+    hint = advice
+    if isinstance(value, type) and issubclass(value, kind):
+        hint = f'; pass an instance, {value.__name__}(), not the class'
+    raise _refuse(name, allowed, value, hint)
+
+
+def initialized_net(name, value):
+    """A Gluon network whose parameters are initialized (shapes may still be deferred)."""
+    block = instance_of(name, value, 'mxnet.gluon.Block',
+                        'an initialized Gluon network (a gluon.Block)')
+    waiting = [p.name for p in block.collect_params().values()
+               if p._data is None and not p._deferred_init]
+    if waiting:
+        raise ArgumentError(f'{name} must be initialized first: {len(waiting)} of its parameters '
+                            f'(e.g. {waiting[0]}) have no values yet. Call {name}.initialize() '
+                            f'(or train it) before this.')
+    return block
+
+
+def subclass_of(name, value, cls, allowed):
+    """A class derived from ``cls`` ('module.Class'), e.g. a block class to build a stage of."""
+    module, _, qualname = cls.rpartition('.')
+    kind = getattr(importlib.import_module(module), qualname)
+    if isinstance(value, type) and issubclass(value, kind):
+        return value
+    hint = ''
+    if isinstance(value, kind):
+        hint = f'; pass the class, {type(value).__name__}, not an instance of it'
+    raise _refuse(name, allowed, value, hint)
+
+
+def callable_not_class(name, value, allowed, *, none_means=None):
+    """A function or an object with ``__call__`` (a Gluon loss), but not a class: a loss CLASS is
+    callable too, and calling it with (scores, labels) builds a loss instead of computing one."""
+    if none_means is not None:
+        if value is None:
+            return None
+        allowed = f'None ({none_means}) or {allowed}'
+    if isinstance(value, type):
+        raise _refuse(name, allowed, value, f'; pass an instance, {value.__name__}(), not the class')
+    if not callable(value):
+        raise _refuse(name, allowed, value)
+    return value
+
+
+def mapping(name, value, allowed, *, none_means=None):
+    """A dict (or None where that means something), e.g. optimizer settings."""
+    if none_means is not None and value is None:
+        return None
+    if not isinstance(value, dict):
+        if none_means is not None:
+            allowed = f'None ({none_means}) or {allowed}'
+        raise _refuse(name, allowed, value)
+    return value
+
+
+def loader(name, value):
+    """Something that gives batches and knows how many: a Gluon DataLoader, or a list of batches."""
+    if (isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__')
+            or not hasattr(value, '__len__')):
+        raise ArgumentError(f'{name} must be a data loader with a length, e.g. a '
+                            f'gluon.data.DataLoader from data.load_fashion_mnist; got '
+                            f'{_shown(value)}.')
+    if len(value) == 0:
+        raise ArgumentError(f'{name} must give at least one batch; got an empty {_shown(value)}.')
+    return value
+
+
+def sequence(name, value, allowed, *, none_means=None):
+    """A list, tuple or array with a length (not a string), e.g. images or truth values."""
+    if none_means is not None and value is None:
+        return None
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__len__') \
+            or not hasattr(value, '__getitem__'):
+        if none_means is not None:
+            allowed = f'None ({none_means}) or {allowed}'
+        raise _refuse(name, allowed, value)
+    return value
+
+
+def context(name, value, *, none_means=None, seen=True):
+    """An MXNet context, ``mx.cpu()`` or ``mx.gpu(i)``; a GPU only if MXNet sees it (unless
+    ``seen=False``: a context that is only named, e.g. in advice).
+
+    A GPU context on a machine without that GPU would fail later in MXNet's C++, or (for memory
+    planning) be read as the CPU.
+    """
+    import mxnet as mx
+    allowed = 'a context such as mx.cpu() or mx.gpu(0)'
+    if none_means is not None:
+        if value is None:
+            return None
+        allowed = f'None ({none_means}) or {allowed}'
+    if not isinstance(value, mx.Context):
+        raise _refuse(name, allowed, value)
+    if seen:
+        _gpu_seen(name, value)
+    return value
+
+
+def _gpu_seen(name, device):
+    import mxnet as mx
+    if device.device_type == 'gpu' and device.device_id >= mx.context.num_gpus():
+        raise ArgumentError(f'{name} names {device}, but MXNet sees {mx.context.num_gpus()} '
+                            f'GPU(s). Use d2l.try_gpu(), which falls back to mx.cpu(), and the '
+                            f"'cpu' profile (D2LUTILS_PROFILE=cpu) on a machine without a GPU.")
+
+
+def contexts(name, value, *, none_means=None):
+    """A context or a non-empty list of them, each a device MXNet sees."""
+    import mxnet as mx
+    allowed = 'a context such as mx.cpu() or mx.gpu(0), or a list of them'
+    if none_means is not None:
+        if value is None:
+            return None
+        allowed = f'None ({none_means}) or {allowed}'
+    devices = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not devices:
+        raise ArgumentError(f'{name} is an empty list; pass at least one context, e.g. mx.cpu().')
+    for device in devices:
+        if not isinstance(device, mx.Context):
+            raise _refuse(name, allowed, value)
+        _gpu_seen(name, device)
+    return value
+
+
+def array_or_number(name, value):
+    """An MXNet array, or a finite number that broadcasts like one (e.g. a scale of 1)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, onp.bool_)):
+        return finite(name, value)
+    return array(name, value)
+
+
+def finite(name, value):
+    """A finite number."""
+    allowed = 'a finite number'
+    number = _real_or_type_error(name, value, allowed)
+    if not math.isfinite(number):
+        raise _refuse(name, allowed, value)
+    return number
+
+
+def array(name, value, *, min_dims=1):
+    """An MXNet array (NumPy mode or legacy NDArray) of at least ``min_dims`` dimensions."""
+    import mxnet as mx
+    allowed = f'an MXNet array of at least {min_dims} dimension(s), e.g. mx.np.array(...)'
+    if not isinstance(value, (mx.np.ndarray, mx.nd.NDArray)) or value.ndim < min_dims:
+        raise _refuse(name, allowed, value)
+    return value

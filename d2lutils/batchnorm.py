@@ -15,11 +15,24 @@ backward pass of a training step; ``BatchNorm`` here updates them in the forward
 training step. After a step (record, forward, backward) both hold the same values, and a forward pass
 that is not recorded changes neither.
 """
+from typing import Annotated
+
 from mxnet import autograd, np
 from mxnet.gluon import nn
 
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
-def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum, training):
+Array = Annotated[object, Check(arguments.array)]
+Statistic = Annotated[object, Check(arguments.array_or_number)]
+Momentum = Annotated[float, Check(arguments.momentum)]
+Eps = Annotated[float, Check(arguments.non_negative_finite)]
+
+
+@checked
+def batch_norm(X: Array, gamma: Statistic, beta: Statistic, moving_mean: Statistic,
+               moving_var: Statistic,
+               eps: Eps, momentum: Momentum, training: Annotated[bool, Check(arguments.flag)]):
     """Normalize ``X`` and return ``(Y, new_moving_mean, new_moving_var)``. Shown in chapter 2 (the
     chapter's copy is tested to agree: ``tests/test_ch12_agree.py``).
 
@@ -41,7 +54,15 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum, training)
         ``1 - momentum``; otherwise use the moving averages and return them unchanged.
     """
     if X.ndim not in (2, 4):
-        raise ValueError(f'batch_norm expects a 2-D or 4-D input, got shape {X.shape}')
+        raise arguments.ArgumentError(f'X must be 2-D or 4-D: (batch, features) or (batch, '
+                                      f'channels, height, width); got shape {X.shape}.')
+    features = X.shape[1]
+    for name, value in (('gamma', gamma), ('beta', beta), ('moving_mean', moving_mean),
+                        ('moving_var', moving_var)):
+        if getattr(value, 'size', 1) not in (1, features):
+            raise arguments.ArgumentError(
+                f'{name} must hold one value per feature or channel of X ({features}); got shape '
+                f'{tuple(value.shape)}, e.g. use shape {(1, features) if X.ndim == 2 else (1, features, 1, 1)}.')
     if not training:
         X_hat = (X - moving_mean) / np.sqrt(moving_var + eps)
         return gamma * X_hat + beta, moving_mean, moving_var
@@ -75,7 +96,9 @@ class BatchNorm(nn.Block):
         Added to the variance before its square root.
     """
 
-    def __init__(self, num_features, momentum=0.9, epsilon=1e-5, **kwargs):
+    @checked
+    def __init__(self, num_features: Annotated[int, Check(arguments.positive_int)],
+                 momentum: Momentum = 0.9, epsilon: Eps = 1e-5, **kwargs):
         super().__init__(**kwargs)
         self.momentum, self.epsilon = momentum, epsilon
         shape = (num_features,)

@@ -8,15 +8,19 @@ download only when no local copy exists.
 import dataclasses
 import gzip
 import hashlib
+import math
+import numbers
 import os
 import pathlib
 import warnings
+from typing import Annotated
 
 import numpy as onp
 from mxnet import base, gluon, np, npx
 from mxnet.gluon.data import vision
 
 from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 from d2lutils.profiles import Profile
 
 ENV_VAR = 'D2LUTILS_DATA'
@@ -26,6 +30,10 @@ TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat',
                'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+
+# The parameters the public functions share, declared once.
+Root = Annotated[str | os.PathLike | None, Check(arguments.folder)]
+Resize = Annotated[int | None, Check(arguments.positive_int, none_means='keep 28x28')]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +104,8 @@ def _file_in(folder, idx_file):
     return None
 
 
-def find_fashion_mnist(root=None):
+@checked
+def find_fashion_mnist(root: Root = None):
     """Return the first folder that holds all four files; warn about named folders that did not.
     Used in chapter 0.
 
@@ -176,7 +185,9 @@ def _download_with_gluon(root=None):
                         f'({type(err).__name__}: {err}). Looked in:\n{places}\n{FIXES}') from err
 
 
-def read_fashion_mnist(split='train', root=None):
+@checked
+def read_fashion_mnist(split: Annotated[str, Check(arguments.one_of, choices=('train', 'test'))] = 'train',
+                       root: Root = None):
     """Return (images, labels) of one split as uint8 NumPy arrays: (N, 28, 28) and (N,). Used in
     chapters 0, 1, 2, 4 and 5.
 
@@ -192,8 +203,6 @@ def read_fashion_mnist(split='train', root=None):
     -------
     (numpy.ndarray, numpy.ndarray)
     """
-    if split not in ('train', 'test'):
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     try:
         folder = find_fashion_mnist(root)
     except DataNotFoundError:
@@ -204,7 +213,37 @@ def read_fashion_mnist(split='train', root=None):
     return images, labels
 
 
-def text_labels(indices):
+def _class_index(i):
+    """``i`` as a Python int if it is a whole number (Python, NumPy or a 0-d MXNet array), else None."""
+    if isinstance(i, (bool, onp.bool_)):
+        return None
+    if isinstance(i, numbers.Integral):
+        return int(i)
+    if getattr(i, 'ndim', None) == 0 and hasattr(i, 'item'):
+        value = i.item()
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) \
+                and math.isfinite(value) and float(value).is_integer():
+            return int(value)
+    return None
+
+
+def class_indices(name, value):
+    """The check of ``text_labels``'s argument: whole numbers from 0 to 9, as a list of ints."""
+    allowed = f'class indices from 0 to {len(TEXT_LABELS) - 1}, e.g. [0, 9] or an array of labels'
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__'):
+        raise arguments.ArgumentError(f'{name} must be {allowed}; got {arguments._shown(value)}.')
+    indices = []
+    for i in value:
+        index = _class_index(i)
+        if index is None or not 0 <= index < len(TEXT_LABELS):  # -1 would give the last class
+            raise arguments.ArgumentError(f'{name} must be {allowed}; one of them is '
+                                          f'{arguments._shown(i)}.')
+        indices.append(index)
+    return indices
+
+
+@checked
+def text_labels(indices: Annotated[list, Check(class_indices)]):
     """The text label of each class index, e.g. 9 -> 'ankle boot'. Used in chapter 0.
 
     Parameters
@@ -216,14 +255,7 @@ def text_labels(indices):
     -------
     list of str
     """
-    labels = []
-    for i in indices:
-        index = int(i)
-        if not 0 <= index < len(TEXT_LABELS):  # -1 would silently give the last class
-            raise ValueError(f'indices must be class indices from 0 to {len(TEXT_LABELS) - 1}; '
-                             f'got {index}.')
-        labels.append(TEXT_LABELS[index])
-    return labels
+    return [TEXT_LABELS[index] for index in indices]
 
 
 def subset_indices(total, size, seed=0):
@@ -237,7 +269,8 @@ def subset_indices(total, size, seed=0):
     return onp.sort(onp.random.RandomState(seed).permutation(total)[:size])
 
 
-def make_batchify(resize=None):
+@checked
+def make_batchify(resize: Resize = None):
     """Turn a list of (uint8 28x28x1 image, label) pairs into a float32 NCHW batch in [0, 1].
     Used in chapter 5.
 
@@ -264,8 +297,16 @@ def make_batchify(resize=None):
     return batchify
 
 
-def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=None,
-                       shuffle=True, root=None):
+@checked
+def load_fashion_mnist(
+        batch_size: Annotated[int, Check(arguments.positive_int)],
+        resize: Resize = None,
+        train_subset: Annotated[int | None, Check(arguments.subset_size,
+                                                  total=FILES['train', 'labels'].count)] = None,
+        test_subset: Annotated[int | None, Check(arguments.subset_size,
+                                                 total=FILES['test', 'labels'].count)] = None,
+        shuffle: Annotated[bool, Check(arguments.flag)] = True,
+        root: Root = None):
     """Return (train_iter, test_iter): Gluon DataLoaders of Fashion-MNIST, float32 NCHW images.
     Used in chapters 0, 1, 2, 3b and 5.
 
@@ -288,13 +329,6 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
     -------
     (gluon.data.DataLoader, gluon.data.DataLoader)
     """
-    batch_size = arguments.positive_int('batch_size', batch_size)
-    resize = arguments.positive_int('resize', resize, none_means='keep 28x28')
-    train_subset = arguments.subset_size('train_subset', train_subset,
-                                          FILES['train', 'labels'].count)
-    test_subset = arguments.subset_size('test_subset', test_subset, FILES['test', 'labels'].count)
-    shuffle = arguments.flag('shuffle', shuffle)
-    arguments.folder('root', root)
     loaders = []
     for split, size, shuffle_split in (('train', train_subset, shuffle), ('test', test_subset, False)):
         images, labels = read_fashion_mnist(split, root)
@@ -305,7 +339,13 @@ def load_fashion_mnist(batch_size, resize=None, train_subset=None, test_subset=N
     return tuple(loaders)
 
 
-def load_with_profile(profile, shuffle=True, root=None):
+@checked
+def load_with_profile(
+        profile: Annotated[Profile, Check(
+            arguments.instance_of, cls='d2lutils.profiles.Profile',
+            allowed="a run profile such as d2lutils.get_profile('cpu')")],
+        shuffle: Annotated[bool, Check(arguments.flag)] = True,
+        root: Root = None):
     """The data loaders a run profile asks for (batch size, image size, subset sizes).
     Used in chapter 5 and the pre-activation exercise.
 
@@ -321,9 +361,6 @@ def load_with_profile(profile, shuffle=True, root=None):
     (gluon.data.DataLoader, gluon.data.DataLoader)
         ``(train_iter, test_iter)``.
     """
-    if not isinstance(profile, Profile):
-        raise TypeError(f"profile must be a run profile such as d2lutils.get_profile('cpu'); got "
-                        f"{profile!r}.")
     return load_fashion_mnist(profile.batch_size, resize=profile.resize,
                               train_subset=profile.train_subset, test_subset=profile.test_subset,
                               shuffle=shuffle, root=root)

@@ -25,6 +25,10 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Annotated
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
 LOOPBACK = '127.0.0.1'
 
@@ -70,7 +74,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def dmlc_environment(role, port, num_workers, num_servers=1):
+Count = Annotated[int, Check(arguments.positive_int)]
+STEM_NAMES = ('imagenet', 'small', 'small-stride2')  # d2lutils.models.STEMS (not imported: the
+# scheduler and server processes import only this module's callers' d2lutils and mxnet)
+
+
+@checked
+def dmlc_environment(role: Annotated[str, Check(arguments.one_of,
+                                                choices=('scheduler', 'server', 'worker'))],
+                     port: Annotated[int, Check(arguments.int_between, low=1, high=65535)],
+                     num_workers: Count, num_servers: Count = 1):
     """The variables ps-lite reads: the role, the scheduler's address, how many of each role.
 
     ``DMLC_NODE_HOST`` makes every process bind and announce 127.0.0.1; without it ps-lite picks
@@ -82,8 +95,13 @@ def dmlc_environment(role, port, num_workers, num_servers=1):
             'DMLC_NODE_HOST': LOOPBACK}
 
 
-def run_local(num_workers=2, steps=10, batch_size=32, lr=0.05, stem='imagenet', examples=None,
-              timeout=300):
+@checked
+def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
+              lr: Annotated[float, Check(arguments.positive_finite, example='0.05')] = 0.05,
+              stem: Annotated[str, Check(arguments.one_of, choices=STEM_NAMES)] = 'imagenet',
+              examples: Annotated[int | None, Check(arguments.positive_int,
+                                                    none_means='just enough for the steps')] = None,
+              timeout: Annotated[float, Check(arguments.positive_finite, example='300')] = 300):
     """Start a scheduler, a server and ``num_workers`` workers; return their ``JobResult``.
 
     Each worker trains ``models.resnet(18, stem=stem)`` for ``steps`` steps of ``batch_size``
@@ -92,13 +110,9 @@ def run_local(num_workers=2, steps=10, batch_size=32, lr=0.05, stem='imagenet', 
     workers do not fight over the cores. All processes share one process group, which is killed when
     the job ends, fails or runs past ``timeout`` seconds: nothing is left running.
     """
-    for name, value in (('num_workers', num_workers), ('steps', steps),
-                        ('batch_size', batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive integer, got {value!r}')
     examples = examples or num_workers * steps * batch_size
     if examples < num_workers * batch_size:
-        raise ValueError(f'examples={examples} leaves some worker less than one batch of '
+        raise arguments.ArgumentError(f'examples={examples} leaves some worker less than one batch of '
                          f'{batch_size}; use at least {num_workers * batch_size}.')
     port = free_port()
     base_env = {**os.environ, 'OMP_NUM_THREADS': '1',

@@ -23,6 +23,10 @@ import importlib.metadata
 import importlib.util
 import os
 import subprocess
+from typing import Annotated
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
 GPU_BUILD = 'mxnet-cu117'
 
@@ -72,6 +76,7 @@ def can_run(capability, cubins=CUBIN_CAPABILITIES):
     return any(major == c_major and minor >= c_minor for c_major, c_minor in cubins)
 
 
+@checked
 def gpu_build_installed():
     """Whether the installed MXNet is the CUDA build of the ``gpu`` extra."""
     try:
@@ -147,7 +152,8 @@ def query_gpus():
         return []
 
 
-def cuda_device(ordinal=0):
+@checked
+def cuda_device(ordinal: Annotated[int, Check(arguments.non_negative_int)] = 0):
     """(name, capability) of CUDA device ``ordinal`` as the driver numbers it, or None without one.
 
     Asks the driver library (libcuda.so.1) directly, so the numbering is CUDA's and MXNet's, which
@@ -182,7 +188,19 @@ def hide_unusable_gpus(gpus, environ=os.environ):
     return []
 
 
-def unusable_gpu_message(gpus=None):
+def gpu_list(name, value):
+    """None, or a list of ``Gpu`` records (as ``query_gpus`` gives)."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(g, Gpu) for g in value):
+        raise arguments.ArgumentError(f'{name} must be None (the GPUs hidden at import) or a list '
+                                      f'of gpu.Gpu records, as query_gpus() gives; got '
+                                      f'{arguments._shown(value)}.')
+    return value
+
+
+@checked
+def unusable_gpu_message(gpus: Annotated[list | None, Check(gpu_list)] = None):
     """One line on why the book runs on the CPU despite a GPU, or None when no GPU was hidden."""
     gpus = hidden_gpus if gpus is None else gpus
     if not gpus:

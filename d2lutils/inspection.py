@@ -31,13 +31,19 @@ import copy
 import dataclasses
 import json
 import math
+from typing import Annotated
 
 import mxnet as mx
 from mxnet import autograd, gluon, np
 from mxnet.util import is_np_array
 
-from d2lutils import walker
-from d2lutils.models import named_parameters
+from d2lutils import arguments, walker
+from d2lutils.arguments import Check, checked
+from d2lutils.models import Net, named_parameters
+
+# One sample's shape (C, H, W), or a batch's (N, C, H, W) with N ignored.
+ImageShape = Annotated[tuple, Check(arguments.image_shape)]
+Array = Annotated[object, Check(arguments.array)]
 
 BYTES_PER_FLOAT32 = 4
 
@@ -102,10 +108,43 @@ def _graph(net, input_shape):
         out = out.as_nd_ndarray()
     nodes = json.loads(out.tojson())['nodes']
     internals = out.get_internals()
-    _, shapes, _ = internals.infer_shape(data=tuple(input_shape))
+    try:
+        _, shapes, _ = internals.infer_shape(data=tuple(input_shape))
+    except mx.base.MXNetError as error:
+        raise arguments.ArgumentError(
+            f'input_shape {tuple(input_shape)} does not fit net: MXNet cannot infer the shapes of '
+            f'its layers from it ({_cause(error)}). Give the shape of the images it was built for, '
+            f'with the batch first, e.g. (1, 1, 28, 28).') from None
+    _check_known_shapes(net, nodes, shapes, input_shape)
     if len(shapes) != len(nodes):  # every operator here has exactly one visible output
         raise NotImplementedError('an operation with several outputs; trace does not handle it')
     return nodes, shapes
+
+
+def _cause(error):
+    """The line of an MXNet error that says what failed, without its C++ stack."""
+    lines = [line for line in str(error).splitlines() if line.strip() and 'Stack trace' not in line]
+    return next((line.strip() for line in lines if 'Error' in line or 'Check failed' in line),
+                lines[0].strip() if lines else type(error).__name__)
+
+
+def _check_known_shapes(net, nodes, shapes, input_shape):
+    """Refuse an input shape that gives a parameter another shape than the one it already has.
+
+    A network that has run (or was built with in_channels) has fixed shapes; shape inference from a
+    symbol ignores them and would report parameters and multiply-adds for a network it is not.
+    """
+    params = {p.name: p for p in net.collect_params().values()}
+    for i, node in enumerate(nodes):
+        param = params.get(node['name'])
+        if node['op'] != 'null' or param is None or param.shape is None:
+            continue
+        if all(d > 0 for d in param.shape) and tuple(param.shape) != tuple(shapes[i]):
+            raise arguments.ArgumentError(
+                f'input_shape {tuple(input_shape)} does not fit net: its parameter {param.name} has '
+                f'shape {tuple(param.shape)}, fixed when it first ran, but this input would need '
+                f'{tuple(shapes[i])}. Give the shape of the images it was built for (e.g. the '
+                f'number of channels its first layer takes), or trace a fresh network.')
 
 
 def _macs(node, shapes, output_shape):
@@ -118,7 +157,8 @@ def _macs(node, shapes, output_shape):
                              int(attrs.get('num_group', '1')))
 
 
-def trace(net, input_shape):
+@checked
+def trace(net: Net, input_shape: Annotated[tuple, Check(arguments.shape)]):
     """Trace ``net`` on one input, operation by operation. Used in chapter 4.
 
     Parameters
@@ -175,7 +215,13 @@ def _trace_by_forward(net, input_shape):
         net.initialize()
     zeros = np.zeros if is_np_array() else mx.nd.zeros
     with walker.recording(net) as record:
-        net(zeros(tuple(input_shape)))
+        try:
+            net(zeros(tuple(input_shape)))
+        except mx.base.MXNetError as error:
+            raise arguments.ArgumentError(
+                f'input_shape {tuple(input_shape)} does not fit net: running it on zeros of that '
+                f'shape failed ({_cause(error)}). Give the shape of the inputs it was built for, '
+                f'with the batch first.') from None
     rows = [LayerInfo('input', 'input', tuple(input_shape), 0, 0,
                       math.prod(input_shape) * BYTES_PER_FLOAT32)]
     for call in record.calls:
@@ -184,7 +230,8 @@ def _trace_by_forward(net, input_shape):
     return rows
 
 
-def trace_table(net, input_shape):
+@checked
+def trace_table(net: Net, input_shape: Annotated[tuple, Check(arguments.shape)]):
     """``trace`` as a pandas DataFrame, one row per operation. Used in chapter 4.
 
     Parameters
@@ -203,7 +250,8 @@ def trace_table(net, input_shape):
     return pd.DataFrame([row.as_dict() for row in trace(net, input_shape)])
 
 
-def count_macs(net, input_shape):
+@checked
+def count_macs(net: Net, input_shape: ImageShape):
     """Multiply-adds of ``net``'s convolutions and dense layers for ONE sample. Used in chapters
     1, 4 and 5.
 
@@ -226,7 +274,8 @@ def count_macs(net, input_shape):
     return sum(row.macs for row in trace(net, one_sample_shape(input_shape)))
 
 
-def activation_bytes(net, input_shape):
+@checked
+def activation_bytes(net: Net, input_shape: ImageShape):
     """Bytes of every operation's output (and of the input) for ONE sample, float32.
 
     This is what a training step keeps for the backward pass, to a first approximation: each layer's
@@ -237,7 +286,8 @@ def activation_bytes(net, input_shape):
     return sum(row.output_bytes for row in trace(net, one_sample_shape(input_shape)))
 
 
-def parameter_counts(net, input_shape):
+@checked
+def parameter_counts(net: Net, input_shape: ImageShape):
     """Scalars in ``net``'s parameters, trainable and not. Used in chapter 4.
 
     Parameters
@@ -278,7 +328,8 @@ def _untrained_after_trace(net, rows):
     return sum(2 * row.output_shape[1] for row in rows if row.kind == 'BatchNorm')
 
 
-def zero_gradients(net, X, y):
+@checked
+def zero_gradients(net: Annotated[object, Check(arguments.initialized_net)], X: Array, y: Array):
     """How many scalars of each parameter get a gradient of exactly 0 from one backward pass.
     Used in chapters 4 and 5.
 
@@ -311,8 +362,12 @@ def zero_gradients(net, X, y):
     statistics take one step, as in any training-mode forward pass; the weights are not changed.
     """
     if X.shape[0] < 2:
-        raise ValueError(f'X holds {X.shape[0]} image(s); batch norm needs at least 2 per batch '
-                         'for every parameter to get a gradient: pass a larger batch')
+        raise arguments.ArgumentError(
+            f'X holds {X.shape[0]} image(s); batch norm needs at least 2 per batch for every '
+            f'parameter to get a gradient: pass a larger batch')
+    if y.shape[:1] != X.shape[:1]:
+        raise arguments.ArgumentError(f'y must hold one label per image of X ({X.shape[0]}); got '
+                                      f'{y.shape[0] if y.ndim else 0} (shape {tuple(y.shape)}).')
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     with autograd.record():
         loss = loss_fn(net(X), y).mean()  # the first pass also ends deferred initialization

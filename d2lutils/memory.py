@@ -21,12 +21,19 @@ import contextlib
 import dataclasses
 import os
 import time
+from typing import Annotated
 
 import mxnet as mx
 from mxnet import autograd, gluon, np
 from mxnet.base import MXNetError
 
 from d2lutils import arguments, inspection
+from d2lutils.arguments import Check, checked
+from d2lutils.inspection import ImageShape
+from d2lutils.models import Net
+
+BatchSize = Annotated[int, Check(arguments.positive_int)]
+OptimizerStates = Annotated[int, Check(arguments.non_negative_int)]
 
 # Fraction of the free memory a plan may use: the estimate leaves out the framework's workspace
 # (cuDNN and oneDNN scratch buffers), the memory pool's rounding and fragmentation.
@@ -40,7 +47,9 @@ OUT_OF_MEMORY_PHRASES = ('out of memory', 'cudamalloc failed', 'std::bad_alloc',
 
 # --- the estimate and the measurement (chapter 4) -----------------------------------------------
 
-def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
+@checked
+def training_memory_breakdown(net: Net, input_shape: ImageShape, batch_size: BatchSize,
+                              optimizer_states: OptimizerStates = 0):
     """Bytes one training step needs, by item, for ``batch_size`` images of ``input_shape``. Used in
     chapter 4.
 
@@ -82,7 +91,9 @@ def training_memory_breakdown(net, input_shape, batch_size, optimizer_states=0):
     }
 
 
-def estimate_training_memory(net, input_shape, batch_size, optimizer_states=0):
+@checked
+def estimate_training_memory(net: Net, input_shape: ImageShape, batch_size: BatchSize,
+                             optimizer_states: OptimizerStates = 0):
     """Estimated bytes for one training step: the sum of ``training_memory_breakdown``. Used in
     chapters 4 and 5.
 
@@ -117,7 +128,11 @@ def _reset_peak_rss():
         return False
 
 
-def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
+@checked
+def measure_training_step_memory(
+        net: Annotated[object, Check(arguments.initialized_net)], input_shape: ImageShape, batch_size: BatchSize,
+        num_steps: Annotated[int, Check(arguments.positive_int)] = 2,
+        ctx: Annotated[object, Check(arguments.context, none_means='the CPU')] = None):
     """Run ``num_steps`` training steps on random data and report the peak memory they added.
     Used in chapter 4.
 
@@ -156,7 +171,12 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
     X = np.random.uniform(size=shape, ctx=ctx)
-    warm = net(X[:1])
+    try:
+        warm = net(X[:1])
+    except MXNetError as error:
+        raise arguments.ArgumentError(
+            f'input_shape {tuple(input_shape)} does not fit net: its first forward pass failed '
+            f'({inspection._cause(error)}). Give the shape of the images it was built for.') from None
     y = np.zeros((batch_size,), ctx=ctx)
     mx.nd.waitall()
     del warm
@@ -175,7 +195,8 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
             'seconds': seconds}
 
 
-def format_bytes(n):
+@checked
+def format_bytes(n: Annotated[float, Check(arguments.non_negative_finite)]):
     """1536 -> '1.5 KiB'; binary units, as memory is sold and reported by the OS. Used in chapters 4
     and 5.
 
@@ -250,8 +271,22 @@ class BatchPlan:
         return head + f' It fits: batch {self.batch_size}, learning rate {self.lr:g}.'
 
 
-def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
-               headroom=DEFAULT_HEADROOM, min_batch_size=8, free=None, estimate=None):
+@checked
+def plan_batch(net: Annotated[object, Check(
+                   arguments.instance_of, cls='mxnet.gluon.Block',
+                   allowed='a Gluon network (a gluon.Block)',
+                   none_means='only with an estimate that needs none')],
+               input_shape: ImageShape, batch_size: BatchSize,
+               lr: Annotated[float, Check(arguments.positive_finite)],
+               device: Annotated[object, Check(arguments.context, seen=False)], *,
+               optimizer_states: OptimizerStates = 0,
+               headroom: Annotated[float, Check(arguments.fraction)] = DEFAULT_HEADROOM,
+               min_batch_size: BatchSize = 8,
+               free: Annotated[float | None, Check(arguments.non_negative_finite_or_none)] = None,
+               estimate: Annotated[object, Check(
+                   arguments.callable_not_class,
+                   allowed='a function estimate(net, input_shape, batch_size) giving bytes',
+                   none_means="chapter 4's estimate")] = None):
     """Return a ``BatchPlan``: ``batch_size`` if it fits on ``device``, else the largest halving of it.
 
     ``input_shape`` is one example's shape, e.g. ``(1, 96, 96)``; ``optimizer_states`` is passed to
@@ -262,27 +297,23 @@ def plan_batch(net, input_shape, batch_size, lr, device, *, optimizer_states=0,
     False) rather than train with batches too small for batch normalization. Every argument is
     checked first: a negative free memory or a batch of 100.5 is refused by name, not planned for.
     """
-    input_shape = arguments.shape('input_shape', input_shape)
-    batch_size = arguments.positive_int('batch_size', batch_size)
-    lr = arguments.positive_finite('lr', lr)
-    if not isinstance(device, mx.Context):
-        raise TypeError(f'device must be a context such as mx.cpu() or mx.gpu(0); got {device!r}.')
-    optimizer_states = arguments.non_negative_int('optimizer_states', optimizer_states)
-    headroom = arguments.fraction('headroom', headroom)
-    min_batch_size = arguments.positive_int('min_batch_size', min_batch_size)
-    if free is not None:
-        free = arguments.non_negative_finite('free', free)
-    if estimate is not None and not callable(estimate):
-        raise TypeError(f'estimate must be a function estimate(net, input_shape, batch_size) '
-                        f'giving bytes, or None; got {estimate!r}.')
     if estimate is None:
+        if net is None:
+            raise arguments.ArgumentError('net must be a Gluon network when no estimate is given '
+                                          "(chapter 4's estimate reads it); got None.")
+
         def estimate(net, input_shape, size):
             return estimate_training_memory(net, input_shape, size, optimizer_states)
-    if free is None:
+    if free is None:  # a GPU this machine lacks can be planned for only with its free memory given
+        arguments.context('device', device)
         free = device_memory(device)[0]
     usable = free * headroom
     size = batch_size
     needed = estimate(net, input_shape, size)
+    if not arguments.is_count(needed):
+        raise arguments.ArgumentError(
+            f'estimate must return a number of bytes (a finite number of at least 0); '
+            f'estimate(net, {input_shape}, {size}) returned {arguments._shown(needed)}.')
     while needed > usable and size // 2 >= min_batch_size:
         size //= 2
         needed = estimate(net, input_shape, size)
@@ -334,13 +365,17 @@ def advice(err, batch_size=None, device=None):
 
 
 @contextlib.contextmanager
-def out_of_memory_advice(batch_size=None, device=None):
+@checked
+def out_of_memory_advice(
+        batch_size: Annotated[int | None, Check(arguments.positive_int,
+                                                none_means='not known')] = None,
+        device: Annotated[object, Check(arguments.context, none_means='not known',
+                                        seen=False)] = None):
     """Run a block; if MXNet runs out of memory in it, raise ``OutOfMemoryError`` with advice.
 
     The MXNet error (with its long C++ stack trace) is replaced, not chained, so a notebook shows the
     advice rather than a wall of trace. Any other error passes through unchanged.
     """
-    batch_size = arguments.positive_int('batch_size', batch_size, none_means='not known')
     try:
         yield
     except Exception as err:  # noqa: BLE001  (filtered just below; others are re-raised as they are)

@@ -28,8 +28,12 @@ The blocks use only child blocks and ``+``, so they run both in NumPy mode (``np
 MXNet's legacy NDArray mode, hybridized or not.
 """
 import math
+from typing import Annotated
 
 from mxnet.gluon import nn
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
 # Blocks per stage for each depth: 18 to 152 from the CVPR paper's Table 1. ResNet-200 is the ECCV
 # paper's ImageNet network (Sec. 5, Table 5; trained there with pre-activation blocks, version=2);
@@ -66,6 +70,43 @@ STEMS = {
     'small-stride2': (3, 2, False),
 }
 
+# The parameters the blocks and builders share, declared once.
+Channels = Annotated[int, Check(arguments.positive_int)]
+Flag = Annotated[bool, Check(arguments.flag)]
+Strides = Annotated[int, Check(arguments.positive_int)]
+Net = Annotated[nn.Block, Check(arguments.instance_of, cls='mxnet.gluon.Block',
+                                allowed='a Gluon network (a gluon.Block, e.g. nn.HybridSequential)')]
+
+
+def check_block_settings(num_channels, use_1x1conv, strides, inner=1):
+    """Refuse a block whose identity shortcut cannot be added, or whose inner width is 0.
+
+    A stride other than 1 changes the height and width, so only a projection can add the input.
+    """
+    if strides != 1 and not use_1x1conv:
+        raise arguments.ArgumentError(
+            f'strides must be 1 when use_1x1conv is False (the identity shortcut cannot add an '
+            f'input of another size); got strides={strides}. Pass use_1x1conv=True to project it.')
+    if num_channels % inner:
+        raise arguments.ArgumentError(
+            f'num_channels must be a multiple of {inner} (the inner 3x3 convolution is '
+            f'num_channels // {inner} wide); got {num_channels}, e.g. use {inner * max(1, num_channels // inner)}.')
+
+
+def check_identity_input(x, y):
+    """Refuse an input the identity shortcut cannot add to the branch's output ``y``.
+
+    Without it, a 1-channel input to a 3-channel block is broadcast into every channel and the block
+    runs. Only arrays are compared (hybridized graphs get symbols, which have no shape): a
+    comparison of shapes Python already holds, with no wait for MXNet's engine.
+    """
+    shape = getattr(x, 'shape', None)
+    if isinstance(shape, tuple) and shape != tuple(y.shape):
+        raise arguments.ArgumentError(
+            f'x (the block\'s input) must have the shape of the block\'s output, {tuple(y.shape)}, '
+            f'for the identity shortcut to add it; got an input of shape {shape}. Build the block '
+            f'with use_1x1conv=True (a projection), or give it {y.shape[1]} input channels.')
+
 
 class Residual(nn.HybridBlock):
     """The basic residual block (残差块) of ResNet-18/34 (He et al. 2016, CVPR, Fig. 2, Table 1).
@@ -89,7 +130,10 @@ class Residual(nn.HybridBlock):
         Stride of the block; 2 halves height and width.
     """
 
-    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+    @checked
+    def __init__(self, num_channels: Channels, use_1x1conv: Flag = False, strides: Strides = 1,
+                 **kwargs):
+        check_block_settings(num_channels, use_1x1conv, strides, inner=1)
         super().__init__(**kwargs)
         self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
                                use_bias=False)
@@ -108,6 +152,8 @@ class Residual(nn.HybridBlock):
         y = self.bn2(self.conv2(y))
         if self.conv3 is not None:
             x = self.bn3(self.conv3(x))
+        else:
+            check_identity_input(x, y)
         return self.relu(y + x)
 
 
@@ -142,7 +188,10 @@ class Bottleneck(nn.HybridBlock):
         Stride of the block; 2 halves height and width.
     """
 
-    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+    @checked
+    def __init__(self, num_channels: Channels, use_1x1conv: Flag = False, strides: Strides = 1,
+                 **kwargs):
+        check_block_settings(num_channels, use_1x1conv, strides, inner=4)
         super().__init__(**kwargs)
         inner = num_channels // 4
         self.conv1 = nn.Conv2D(inner, kernel_size=1, strides=strides, use_bias=False)
@@ -164,6 +213,8 @@ class Bottleneck(nn.HybridBlock):
         y = self.bn3(self.conv3(y))
         if self.conv4 is not None:
             x = self.bn4(self.conv4(x))
+        else:
+            check_identity_input(x, y)
         return self.relu(y + x)
 
 
@@ -190,7 +241,10 @@ class PreActResidual(nn.HybridBlock):
         Stride of the block; 2 halves height and width.
     """
 
-    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+    @checked
+    def __init__(self, num_channels: Channels, use_1x1conv: Flag = False, strides: Strides = 1,
+                 **kwargs):
+        check_block_settings(num_channels, use_1x1conv, strides, inner=1)
         super().__init__(**kwargs)
         self.bn1 = nn.BatchNorm()
         self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
@@ -208,6 +262,8 @@ class PreActResidual(nn.HybridBlock):
         shortcut = self.conv3(pre) if self.conv3 is not None else x
         y = self.conv1(pre)
         y = self.conv2(self.relu(self.bn2(y)))
+        if self.conv3 is None:
+            check_identity_input(x, y)
         return y + shortcut
 
 
@@ -238,7 +294,10 @@ class PreActBottleneck(nn.HybridBlock):
         Stride of the block; 2 halves height and width.
     """
 
-    def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+    @checked
+    def __init__(self, num_channels: Channels, use_1x1conv: Flag = False, strides: Strides = 1,
+                 **kwargs):
+        check_block_settings(num_channels, use_1x1conv, strides, inner=4)
         super().__init__(**kwargs)
         inner = num_channels // 4
         self.bn1 = nn.BatchNorm()
@@ -259,6 +318,8 @@ class PreActBottleneck(nn.HybridBlock):
         y = self.conv1(pre)
         y = self.conv2(self.relu(self.bn2(y)))
         y = self.conv3(self.relu(self.bn3(y)))
+        if self.conv4 is None:
+            check_identity_input(x, y)
         return y + shortcut
 
 
@@ -270,7 +331,11 @@ BLOCKS = {
 }
 
 
-def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_channels=STEM_WIDTH):
+@checked
+def resnet_stage(block_cls: Annotated[type, Check(arguments.subclass_of, cls='mxnet.gluon.Block',
+                                                   allowed='a block class such as models.Residual')],
+                 num_channels: Channels, num_blocks: Annotated[int, Check(arguments.positive_int)],
+                 first_stage: Flag = False, in_channels: Channels = STEM_WIDTH):
     """One stage: ``num_blocks`` blocks of ``block_cls``, all ``num_channels`` wide at the output.
 
     The first block of a stage changes the shape, so it gets the 1x1 projection shortcut: every
@@ -309,7 +374,11 @@ def resnet_stage(block_cls, num_channels, num_blocks, first_stage=False, in_chan
     return stage
 
 
-def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
+@checked
+def resnet(depth: Annotated[int, Check(arguments.one_of, choices=tuple(RESNET_SPEC))] = 18,
+           num_classes: Annotated[int, Check(arguments.positive_int)] = 10,
+           version: Annotated[int, Check(arguments.one_of, choices=(1, 2))] = 1,
+           stem: Annotated[str, Check(arguments.one_of, choices=tuple(STEMS))] = 'imagenet'):
     """A ResNet of ``depth`` 18, 34, 50, 101, 152 or 200, built from ``RESNET_SPEC``.
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
@@ -329,12 +398,6 @@ def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
     Input channels and size are inferred at the first forward pass: 3x224x224 ImageNet images and
     1x96x96 Fashion-MNIST images both work.
     """
-    if depth not in RESNET_SPEC:
-        raise ValueError(f'depth must be one of {sorted(RESNET_SPEC)}, got {depth}')
-    if version not in (1, 2):
-        raise ValueError(f'version must be 1 or 2, got {version}')
-    if stem not in STEMS:
-        raise ValueError(f'stem must be one of {sorted(STEMS)}, got {stem!r}')
     kind, blocks_per_stage = RESNET_SPEC[depth]
     block_cls = BLOCKS[(version, kind)]
     kernel, stride, max_pool = STEMS[stem]
@@ -352,7 +415,8 @@ def resnet(depth=18, num_classes=10, version=1, stem='imagenet'):
     return net
 
 
-def count_parameters(net, trainable_only=True):
+@checked
+def count_parameters(net: Net, trainable_only: Flag = True):
     """Number of scalars in ``net``'s parameters. Used in chapters 3, 4 and 5 and both exercises.
 
     Parameters
@@ -369,11 +433,20 @@ def count_parameters(net, trainable_only=True):
     -------
     int
     """
-    return sum(math.prod(param.shape) for param in net.collect_params().values()
-               if not (trainable_only and param.grad_req == 'null'))
+    params = [p for p in net.collect_params().values()
+              if not (trainable_only and p.grad_req == 'null')]
+    unknown = [p.name for p in params if p.shape is None or any(d <= 0 for d in p.shape)]
+    if unknown:  # Gluon writes a size it has not inferred yet as 0 (or -1): the sum would be wrong
+        raise arguments.ArgumentError(
+            f'net must have run once before its parameters can be counted: {len(unknown)} of them '
+            f'(e.g. {unknown[0]}) still have a deferred shape, fixed by the first forward pass. '
+            f'Initialize it and run it on one batch first (net.initialize(); net(X)), or count it '
+            f'without running it: inspection.parameter_counts(net, input_shape).')
+    return sum(math.prod(p.shape) for p in params)
 
 
-def named_parameters(net, trainable_only=True):
+@checked
+def named_parameters(net: Net, trainable_only: Flag = True):
     """The parameters with paths a reader can follow. Used in chapters 3, 4 and 5.
 
     Parameters

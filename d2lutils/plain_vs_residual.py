@@ -24,11 +24,13 @@ import contextlib
 import dataclasses
 import io
 import time
+from typing import Annotated
 
 import numpy as onp
 from mxnet.gluon import nn
 
-from d2lutils import seeding, training
+from d2lutils import arguments, seeding, training
+from d2lutils.arguments import Check, checked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,14 +53,23 @@ SETTINGS = {
 }
 
 
-def setting_for(profile):
+def profile_or_name(name, value):
+    """A run profile or its name (a string)."""
+    if isinstance(value, str) or type(value).__name__ == 'Profile':
+        return value
+    raise arguments.ArgumentError(f"{name} must be a run profile or its name, e.g. "
+                                  f"d2lutils.get_profile() or 'cpu'; got {arguments._shown(value)}.")
+
+
+@checked
+def setting_for(profile: Annotated[object, Check(profile_or_name)]):
     """The experiment's size in ``profile`` (a ``Profile`` or its name)."""
     name = getattr(profile, 'name', profile)
     try:
         return SETTINGS[name]
     except KeyError:
-        raise ValueError(f'No plain-vs-residual setting for profile {name!r}; '
-                         f'known: {", ".join(sorted(SETTINGS))}.') from None
+        raise arguments.ArgumentError(f'profile must be one of {", ".join(sorted(SETTINGS))} (a '
+                                      f'plain-vs-residual setting exists for those); got {name!r}.') from None
 
 
 def conv_bn(channels, strides=1):
@@ -82,7 +93,9 @@ class ZeroPadShortcut(nn.HybridBlock):
     It has no parameters.
     """
 
-    def __init__(self, extra_channels, strides, **kwargs):
+    @checked
+    def __init__(self, extra_channels: Annotated[int, Check(arguments.non_negative_int)],
+                 strides: Annotated[int, Check(arguments.positive_int)], **kwargs):
         super().__init__(**kwargs)
         self.extra_channels = extra_channels
         self.subsample = nn.MaxPool2D(pool_size=1, strides=strides)
@@ -101,11 +114,17 @@ class TwoConvBlock(nn.HybridBlock):
     a ``ZeroPadShortcut``. ``branch_removed`` (see ``branch_removed``) drops ``F`` at test time.
     """
 
-    def __init__(self, in_channels, channels, strides=1, residual=False, **kwargs):
+    @checked
+    def __init__(self, in_channels: Annotated[int, Check(arguments.positive_int)],
+                 channels: Annotated[int, Check(arguments.positive_int)],
+                 strides: Annotated[int, Check(arguments.positive_int)] = 1,
+                 residual: Annotated[bool, Check(arguments.flag)] = False, **kwargs):
         super().__init__(**kwargs)
         if channels < in_channels:
-            raise ValueError(f'TwoConvBlock({in_channels} -> {channels} channels): the zero-padding '
-                             'shortcut can only add channels; use widths that do not decrease.')
+            raise arguments.ArgumentError(
+                f'channels must be at least in_channels: TwoConvBlock({in_channels} -> '
+                f'{channels} channels): the zero-padding shortcut can only add channels; use '
+                f'widths that do not decrease.')
         self.residual = residual
         self.reshapes = strides != 1 or channels != in_channels
         self.conv1, self.bn1 = conv_bn(channels, strides)
@@ -125,7 +144,11 @@ class TwoConvBlock(nn.HybridBlock):
         return self.relu(y + identity) if self.residual else self.relu(y)
 
 
-def stacked_cnn(num_layers, residual=False, widths=(16, 32, 64), num_classes=10):
+@checked
+def stacked_cnn(num_layers: Annotated[int, Check(arguments.positive_int)],
+                residual: Annotated[bool, Check(arguments.flag)] = False,
+                widths: Annotated[tuple, Check(arguments.positive_ints)] = (16, 32, 64),
+                num_classes: Annotated[int, Check(arguments.positive_int)] = 10):
     """The plain (``residual=False``) or residual network with ``num_layers = 6n + 2`` weight layers.
 
     A 3x3 convolution with stride 2 (28x28 Fashion-MNIST images become 14x14; the paper's CIFAR
@@ -135,8 +158,12 @@ def stacked_cnn(num_layers, residual=False, widths=(16, 32, 64), num_classes=10)
     blocks_per_stage, remainder = divmod(num_layers - 2, 2 * len(widths))
     if remainder or blocks_per_stage < 1:
         valid = ', '.join(str(2 * len(widths) * n + 2) for n in range(1, 6))
-        raise ValueError(f'num_layers must be {2 * len(widths)}n + 2 for some n >= 1 ({valid}, ...), '
-                         f'not {num_layers}: every stage holds n pairs of convolutions.')
+        raise arguments.ArgumentError(
+            f'num_layers must be {2 * len(widths)}n + 2 for some n >= 1 ({valid}, ...), not '
+            f'{num_layers}: every stage holds n pairs of convolutions.')
+    if any(b < a for a, b in zip(widths, widths[1:])):
+        raise arguments.ArgumentError(f'widths must not decrease (the zero-padding shortcut can only '
+                                      f'add channels); got {widths}.')
     net = nn.HybridSequential()
     net.add(conv_bn_relu(widths[0], strides=2))
     in_channels = widths[0]
@@ -168,6 +195,14 @@ class Run:
         return network_name(self.num_layers, self.residual)
 
 
+def sgd_settings(name, value):
+    """None, a dict of SGD settings, or a function returning one (called once per run)."""
+    if value is None or isinstance(value, dict) or (callable(value) and not isinstance(value, type)):
+        return value
+    raise arguments.ArgumentError(f'{name} must be None, a dict such as {{"momentum": 0.9}}, or a '
+                                  f'function that returns one; got {arguments._shown(value)}.')
+
+
 def describe_experiment(depths, seeds, num_epochs, lr, batches_per_epoch, devices,
                         optimizer_params=None):
     """The settings ``train_side_by_side`` runs with, as the line it prints first.
@@ -183,8 +218,14 @@ def describe_experiment(depths, seeds, num_epochs, lr, batches_per_epoch, device
             f'seeds {", ".join(map(str, seeds))}, each run {each.removeprefix("Training: ")}')
 
 
-def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, device=None,
-                       optimizer_params=None):
+@checked
+def train_side_by_side(depths: Annotated[tuple, Check(arguments.positive_ints, example='(8, 32)')],
+                       seeds: Annotated[tuple, Check(arguments.non_negative_ints)],
+                       train_iter: training.Loader, test_iter: training.Loader,
+                       num_epochs: Annotated[int, Check(arguments.positive_int)],
+                       lr: Annotated[float, Check(arguments.positive_finite)],
+                       device: training.Devices = None,
+                       optimizer_params: Annotated[object, Check(sgd_settings)] = None):
     """Train the plain and the residual network of every depth once per seed; return the ``Run``s.
 
     Every run uses the same data, epochs, batch, optimizer (SGD at ``lr``, plus
@@ -196,6 +237,8 @@ def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, dev
     Prints first the settings (``describe_experiment``, with the first run's optimizer settings),
     then one line per run instead of ``training.train``'s line per epoch.
     """
+    for num_layers in depths:
+        stacked_cnn(num_layers)  # refuses a depth that is not 6n + 2 before any run starts
     plan = [(num_layers, residual, seed)
             for num_layers in depths for residual in (False, True) for seed in seeds]
     runs = []
@@ -218,14 +261,22 @@ def train_side_by_side(depths, seeds, train_iter, test_iter, num_epochs, lr, dev
     return runs
 
 
-def error_bands(runs, curve='train'):
+def runs_list(name, value):
+    """A non-empty list of ``Run``s, as ``train_side_by_side`` returns."""
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, Run) for r in value):
+        raise arguments.ArgumentError(f'{name} must be the list of runs train_side_by_side returns; '
+                                      f'got {arguments._shown(value)}.')
+    return value
+
+
+@checked
+def error_bands(runs: Annotated[list, Check(runs_list)],
+                curve: Annotated[str, Check(arguments.one_of, choices=('train', 'test'))] = 'train'):
     """Per network name: (mean, min, max) arrays over seeds of the ``curve`` error per epoch.
 
     ``curve`` is 'train' (the average over each epoch while the weights change, as
     ``training.train`` records it) or 'test' (after each epoch).
     """
-    if curve not in ('train', 'test'):
-        raise ValueError(f"curve must be 'train' or 'test', not {curve!r}")
     errors = {}
     for run in runs:
         accuracy = run.history.train_acc if curve == 'train' else run.history.test_acc
@@ -234,7 +285,10 @@ def error_bands(runs, curve='train'):
             for name, e in errors.items()}
 
 
-def two_conv_blocks(net):
+@checked
+def two_conv_blocks(net: Annotated[nn.HybridSequential, Check(
+        arguments.instance_of, cls='mxnet.gluon.nn.HybridSequential',
+        allowed='a network stacked_cnn built')]):
     """The network's ``TwoConvBlock``s, input side first."""
     return [block for block in net if isinstance(block, TwoConvBlock)]
 
@@ -246,14 +300,17 @@ def can_remove(block):
 
 
 @contextlib.contextmanager
-def branch_removed(block):
+@checked
+def branch_removed(block: Annotated[object, Check(
+        arguments.instance_of, cls='d2lutils.plain_vs_residual.TwoConvBlock',
+        allowed='a TwoConvBlock, e.g. one of two_conv_blocks(net)')]):
     """Inside the ``with``, ``block`` computes only its shortcut; afterwards it is whole again.
 
     The block must not be hybridized: a hybridized network replays the graph it recorded and would
     ignore the change (call ``net.hybridize(active=False)`` first).
     """
     if not can_remove(block):
-        raise ValueError('This plain block changes the shape of its input, so nothing can take its '
+        raise arguments.ArgumentError('block: this plain block changes the shape of its input, so nothing can take its '
                          'place; remove a block whose input and output shapes agree.')
     if block._active:  # Gluon's flag for "hybridized"; it has no public accessor
         raise RuntimeError('The network is hybridized, so it would ignore the removed branch; call '
@@ -278,7 +335,11 @@ class Lesion:
         return [None if a is None else self.baseline - a for a in self.without_block]
 
 
-def accuracy_without_each_block(run, test_iter):
+@checked
+def accuracy_without_each_block(
+        run: Annotated[object, Check(arguments.instance_of, cls='d2lutils.plain_vs_residual.Run',
+                                     allowed='one of the runs train_side_by_side returns')],
+        test_iter: training.Loader):
     """Remove each block of ``run.net`` in turn and measure the test accuracy (a ``Lesion``).
 
     Turns hybridization off (the removal changes the graph); the blocks are whole again afterwards.

@@ -5,10 +5,15 @@ NotImplementedError, and the later utility version that shadows it draws grey im
 and has no way to label them. ``show_images`` below fills that gap.
 """
 import os
+from typing import Annotated
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
 SVG_SALT = 'd2lutils'
 
 
+@checked
 def use_stable_svg():
     """Draw every figure as SVG, identical from run to run, so nbval can compare them byte for byte.
 
@@ -25,7 +30,14 @@ def use_stable_svg():
     backend_inline.InlineBackend.instance().figure_formats = {'svg'}
 
 
-def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
+@checked
+def show_images(imgs: Annotated[object, Check(arguments.sequence,
+                                              allowed='a list or array of images (HxW or HxWxC)')],
+                num_rows: Annotated[int, Check(arguments.positive_int)],
+                num_cols: Annotated[int, Check(arguments.positive_int)],
+                titles: Annotated[object, Check(arguments.sequence, allowed='a list of titles',
+                                                none_means='no titles')] = None,
+                scale: Annotated[float, Check(arguments.positive_finite, example='1.5')] = 1.5):
     """Draw images in a grid, grey images in greys, with an optional title under each. Used in
     chapters 0 and 5.
 
@@ -45,6 +57,18 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     numpy.ndarray of matplotlib Axes
     """
     from d2l import mxnet as d2l
+    if len(imgs) > num_rows * num_cols:
+        raise arguments.ArgumentError(
+            f'imgs holds {len(imgs)} images, more than the {num_rows}x{num_cols} grid can show: '
+            f'the rest would be left out. Pass imgs[:{num_rows * num_cols}], or a larger grid.')
+    if titles is not None and len(titles) < min(len(imgs), num_rows * num_cols):
+        raise arguments.ArgumentError(f'titles must give one title per image ({len(imgs)}); got '
+                                      f'{len(titles)}.')
+    for i, img in enumerate(imgs):
+        if getattr(img, 'ndim', None) not in (2, 3):
+            raise arguments.ArgumentError(
+                f'imgs must hold images of shape HxW or HxWxC; image {i} is '
+                f'{arguments._shown(img)}{" of shape " + str(img.shape) if hasattr(img, "shape") else ""}.')
     _, axes = d2l.plt.subplots(num_rows, num_cols, figsize=(num_cols * scale, num_rows * scale),
                                squeeze=False)
     axes = axes.flatten()

@@ -5,6 +5,10 @@ minutes) and in the tests (seconds). ``get_profile`` picks one; ``D2LUTILS_PROFI
 """
 import dataclasses
 import os
+from typing import Annotated
+
+from d2lutils import arguments
+from d2lutils.arguments import Check
 
 ENV_VAR = 'D2LUTILS_PROFILE'
 
@@ -43,13 +47,15 @@ class Profile:
                 text += f' after {self.warmup_epochs:g} warm-up epoch(s)'
         return text
 
-    def lr_scheduler(self, batches_per_epoch):
+    @arguments.checked
+    def lr_scheduler(self, batches_per_epoch: Annotated[int, Check(arguments.positive_int)]):
         """A fresh MXNet learning-rate scheduler for this profile's run, or None when constant."""
         from d2lutils import schedules  # imports MXNet, which `import d2lutils` must not load yet
         return schedules.make_lr_scheduler(self.lr_schedule, self.lr, self.num_epochs * batches_per_epoch,
                                  int(self.warmup_epochs * batches_per_epoch))
 
-    def optimizer_params(self, batches_per_epoch):
+    @arguments.checked
+    def optimizer_params(self, batches_per_epoch: Annotated[int, Check(arguments.positive_int)]):
         """SGD's settings besides the learning rate, for ``training.train(optimizer_params=...)``."""
         params = {'momentum': self.momentum, 'wd': self.weight_decay}
         scheduler = self.lr_scheduler(batches_per_epoch)
@@ -91,16 +97,28 @@ def default_profile_name():
     return 'cpu'
 
 
-def get_profile(name=None):
+def refuse_gpu_profile_without_gpu(name):
+    """The 'gpu' profile where MXNet sees no GPU would train at 96x96 on the CPU for over an hour."""
+    import mxnet as mx
+    if name == 'gpu' and mx.context.num_gpus() == 0:
+        raise arguments.ArgumentError(
+            f"name (or ${ENV_VAR}) is 'gpu', a run profile that needs a GPU, and MXNet sees "
+            f"none here: on this CPU its 10 epochs at 96x96 would take hours. Use the 'cpu' "
+            f"profile: get_profile('cpu'), or set {ENV_VAR}=cpu and restart the kernel.")
+
+
+@arguments.checked
+def get_profile(name: Annotated[str | None, Check(arguments.text,
+                                                  none_means=f'${ENV_VAR}, else the default')] = None):
     """Return the profile named ``name``, else the one in ``$D2LUTILS_PROFILE``, else the default.
 
     An unknown name is an error rather than a silent fall-back, so that a typo never turns a full run
-    into a quick one.
+    into a quick one; so is the 'gpu' profile on a machine whose MXNet sees no GPU.
     """
     name = name or os.environ.get(ENV_VAR) or default_profile_name()
-    try:
-        return PROFILES[name]
-    except KeyError:
+    if name not in PROFILES:
         valid = ', '.join(sorted(PROFILES))
-        raise ValueError(f"Unknown run profile {name!r} (from the argument or ${ENV_VAR}). "
-                         f"Valid profiles: {valid}.") from None
+        raise arguments.ArgumentError(f"name (or ${ENV_VAR}) must be a run profile's name; got "
+                                      f"{name!r}, an unknown run profile. Valid profiles: {valid}.")
+    refuse_gpu_profile_without_gpu(name)
+    return PROFILES[name]

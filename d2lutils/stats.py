@@ -7,8 +7,15 @@ looks only at the images on which the two disagree.
 """
 import dataclasses
 import math
+from typing import Annotated
 
 import numpy as onp
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
+
+TruthValues = Annotated[object, Check(arguments.sequence,
+                                      allowed='a sequence of truth values, one per example')]
 
 
 @dataclasses.dataclass
@@ -18,7 +25,8 @@ class McNemarResult:
     p_value: float   # exact two-sided p-value for "a and b have the same accuracy"
 
 
-def mcnemar(correct_a, correct_b):
+@checked
+def mcnemar(correct_a: TruthValues, correct_b: TruthValues):
     """Exact McNemar test for two classifiers scored on the same examples.
     Used in the pre-activation exercise.
 
@@ -42,14 +50,14 @@ def mcnemar(correct_a, correct_b):
     -------
     McNemarResult
     """
-    a = onp.asarray(correct_a)
-    b = onp.asarray(correct_b)
+    a = onp.asarray(correct_a.asnumpy() if hasattr(correct_a, 'asnumpy') else correct_a)
+    b = onp.asarray(correct_b.asnumpy() if hasattr(correct_b, 'asnumpy') else correct_b)
     if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f'correct_a and correct_b must be 1-D and of the same length (one entry per '
+        raise arguments.ArgumentError(f'correct_a and correct_b must be 1-D and of the same length (one entry per '
                          f'test example, in the same order); got shapes {a.shape} and {b.shape}')
     for name, values in (('correct_a', a), ('correct_b', b)):
-        if not onp.isin(values, (0, 1)).all():
-            raise ValueError(f'{name} must hold truth values (True/False or 1/0), one per example; '
+        if values.dtype == object or not onp.isin(values, (0, 1)).all():
+            raise arguments.ArgumentError(f'{name} must hold truth values (True/False or 1/0), one per example; '
                              f'compare predictions with labels first, e.g. y_hat == y')
     a, b = a.astype(bool), b.astype(bool)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())

@@ -6,12 +6,21 @@ line per epoch when no notebook is there to draw curves.
 """
 import dataclasses
 import math
+from typing import Annotated
 
 import mxnet as mx
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np
 
 from d2lutils import arguments
+from d2lutils.arguments import Check, checked
+
+# The parameters the public functions share, declared once.
+Net = Annotated[gluon.Block, Check(arguments.instance_of, cls='mxnet.gluon.Block',
+                                   allowed='a Gluon network (a gluon.Block, e.g. nn.HybridSequential)')]
+Loader = Annotated[object, Check(arguments.loader)]
+Initialized = Annotated[gluon.Block, Check(arguments.initialized_net)]
+Devices = Annotated[object, Check(arguments.contexts, none_means='d2l.try_gpu()')]
 
 
 @dataclasses.dataclass
@@ -41,12 +50,7 @@ def as_device_list(devices=None):
     else:
         devices = [devices]
     for device in devices:
-        if not isinstance(device, mx.Context):
-            raise TypeError(f'devices must be a context such as mx.cpu() or mx.gpu(0), or a list '
-                            f'of them; got {device!r}.')
-        if device.device_type == 'gpu' and device.device_id >= mx.context.num_gpus():
-            raise ValueError(f'devices names {device}, but MXNet sees {mx.context.num_gpus()} '
-                             f'GPU(s). Use d2l.try_gpu(), which falls back to mx.cpu().')
+        arguments.context('devices', device)
     return devices
 
 
@@ -58,7 +62,8 @@ def split_batch(X, y, devices):
             gluon.utils.split_and_load(y, devices, even_split=False))
 
 
-def model_devices(net):
+@checked
+def model_devices(net: Net):
     """The contexts a network's parameters live on. Used in the pre-activation exercise.
 
     Parameters
@@ -70,7 +75,13 @@ def model_devices(net):
     -------
     list of mxnet.Context
     """
-    return list(next(iter(net.collect_params().values())).list_ctx())
+    params = list(net.collect_params().values())
+    if not params or any(p._data is None for p in params):
+        raise arguments.ArgumentError(
+            f'net must be initialized, with every shape known, to live on a device; got '
+            f'{arguments._shown(net)}, {"which has no parameters" if not params else "not yet"}. '
+            f'Call net.initialize(ctx=...) and run it once on a batch, or train it first.')
+    return list(params[0].list_ctx())
 
 
 def count_correct(y_hat, labels):
@@ -78,7 +89,8 @@ def count_correct(y_hat, labels):
     return (y_hat.argmax(axis=1).astype(labels.dtype) == labels).astype('float32').sum()
 
 
-def evaluate_accuracy(net, data_iter, devices=None):
+@checked
+def evaluate_accuracy(net: Initialized, data_iter: Loader, devices: Devices = None):
     """Fraction of correctly classified examples, each batch moved to the model's device(s). Used in
     chapter 5.
 
@@ -98,13 +110,41 @@ def evaluate_accuracy(net, data_iter, devices=None):
     float
     """
     devices = as_device_list(devices) if devices is not None else model_devices(net)
+    return _accuracy(net, data_iter, devices)
+
+
+def _accuracy(net, data_iter, devices, example_shape=None):
+    """``evaluate_accuracy`` after its checks; ``train`` passes its images' shape to compare.
+
+    The largest label is kept on the device like the count and checked once, at the end, against
+    the number of scores: a label the network cannot give would silently count as wrong.
+    """
     correct, total = np.zeros((), ctx=devices[0]), 0
-    for X, y in data_iter:
+    largest, width = np.zeros((), ctx=devices[0]), None
+    for i, (X, y) in enumerate(data_iter):
+        if i == 0 and example_shape is not None and tuple(X.shape[1:]) != tuple(example_shape):
+            raise arguments.ArgumentError(
+                f'test_iter must give images of the shape train_iter gives, {tuple(example_shape)}; '
+                f'its first batch holds images of shape {tuple(X.shape[1:])}. Load both with one '
+                f'call (data.load_fashion_mnist or data.load_with_profile), with one resize.')
+        previous = correct  # waited for below: the engine stays at most one batch behind
         for X_part, y_part in zip(*split_batch(X, y, devices)):
-            correct = correct + count_correct(net(X_part), y_part).as_in_ctx(devices[0])
+            y_hat = net(X_part)
+            correct = correct + count_correct(y_hat, y_part).as_in_ctx(devices[0])
+            if y_part.ndim == 1:
+                largest = np.maximum(largest, y_part.max().astype('float32').as_in_ctx(devices[0]))
+                width = y_hat.shape[1]
             total += y_part.shape[0]
+        previous.wait_to_read()  # see _train_epoch: an interrupt stops within a batch
     if total == 0:
-        raise ValueError(f'data_iter must give at least one example; got none from {data_iter!r}.')
+        raise arguments.ArgumentError(f'data_iter must give at least one example; got none from '
+                                      f'{data_iter!r}.')
+    if width is not None and int(largest) >= width:
+        raise arguments.ArgumentError(
+            f'data_iter has labels up to {int(largest)}, but net gives {width} scores per example '
+            f'(classes 0 to {width - 1}): those examples could only count as wrong. Evaluate on '
+            f'data with the classes the network was trained on, or give its last layer '
+            f'{int(largest) + 1} outputs.')
     return float(correct) / total
 
 
@@ -180,6 +220,16 @@ def check_scores_match_labels(y_hat, labels):
         check_label_range(y_hat.shape[1], int(labels.max()), int(labels.min()))
 
 
+def check_losses(losses, loss):
+    """Refuse a loss function that does not give an array of losses (checked on the first batch)."""
+    for part_loss in losses:
+        if not isinstance(part_loss, (np.ndarray, mx.nd.NDArray)):
+            raise arguments.ArgumentError(
+                f'loss must return an array of losses, one per example, as '
+                f'gluon.loss.SoftmaxCrossEntropyLoss() does; {arguments._shown(loss)} returned '
+                f'{arguments._shown(part_loss)}.')
+
+
 def check_label_range(width, largest, smallest=0):
     """Refuse labels from ``smallest`` to ``largest`` for a network that gives ``width`` scores."""
     if smallest < 0:
@@ -192,30 +242,25 @@ def check_label_range(width, largest, smallest=0):
                          f'nn.Dense({largest + 1}), or check the labels.')
 
 
-def check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize, live_plot):
-    """Refuse the arguments of ``train`` that MXNet would reject late, or accept and misuse."""
+def check_schedule_length(optimizer_params, num_epochs, batches_per_epoch):
+    """Refuse a learning-rate schedule built for a run of another length than this one.
 
-    if not isinstance(net, gluon.Block):
-        raise TypeError(f'net must be a Gluon network (a gluon.Block, e.g. nn.HybridSequential); '
-                        f'got {net!r}.')
-    if live_plot is not None:
-        arguments.flag('live_plot', live_plot)
-    for name, loader in (('train_iter', train_iter), ('test_iter', test_iter)):
-        if not (hasattr(loader, '__iter__') and hasattr(loader, '__len__')):
-            raise TypeError(f'{name} must be a data loader with a length, e.g. a '
-                            f'gluon.data.DataLoader from data.load_fashion_mnist; got {loader!r}.')
-        if len(loader) == 0:
-            raise ValueError(f'{name} must give at least one batch; got an empty {loader!r}.')
-    if optimizer_params is not None and not isinstance(optimizer_params, dict):
-        raise TypeError(f'optimizer_params must be a dict such as {{"momentum": 0.9}}, or None; '
-                        f'got {optimizer_params!r}.')
-    if optimizer_params and 'learning_rate' in optimizer_params:
-        raise ValueError(f"optimizer_params must not set 'learning_rate' (got "
-                         f"{optimizer_params['learning_rate']!r}): the learning rate is the lr "
-                         f"argument, and two values would leave the reader unsure which one ran.")
-    if not isinstance(hybridize, (bool, dict)):
-        raise TypeError(f'hybridize must be True, False or a dict of net.hybridize arguments; '
-                        f'got {hybridize!r}.')
+    A scheduler built for one epoch and reused for three leaves the rate at 0 from the second epoch
+    on (a flat loss, no word); one built for a longer run never finishes its decay.
+    """
+    scheduler = (optimizer_params or {}).get('lr_scheduler')
+    updates = num_epochs * batches_per_epoch
+    planned = getattr(scheduler, 'max_update', None)
+    if planned is not None and planned != updates:
+        raise arguments.ArgumentError(
+            f"optimizer_params['lr_scheduler'] must be planned for this run's {updates} updates "
+            f'(num_epochs={num_epochs} times {batches_per_epoch} batches of train_iter); it was '
+            f'built for {planned}, so the rate would '
+            f'{"stay at 0 after update " + str(planned) if planned < updates else "never finish its decay"}. '
+            f'Build a new one for this run: profile.optimizer_params(len(train_iter)), or '
+            f'schedules.make_lr_scheduler(..., total_steps={updates}).')
+
+
 
 
 def describe_run(num_epochs, lr, batches_per_epoch, devices, optimizer_params=None,
@@ -257,8 +302,46 @@ def in_notebook():
     return shell is not None and 'IPKernelApp' in shell.config
 
 
-def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer_params=None,
-          hybridize=False, live_plot=None):
+def optimizer_settings(name, value):
+    """The check of ``train``'s optimizer_params: a dict without 'learning_rate' (that is ``lr``)."""
+    value = arguments.mapping(name, value, 'a dict such as {"momentum": 0.9}',
+                              none_means='no more settings')
+    if value and 'learning_rate' in value:
+        raise arguments.ArgumentError(
+            f"{name} must not set 'learning_rate' (got {value['learning_rate']!r}): the learning "
+            f'rate is the lr argument, and two values would leave the reader unsure which one ran.')
+    return value
+
+
+HYBRIDIZE_OPTIONS = ('static_alloc', 'static_shape', 'backend', 'backend_opts', 'clear',
+                     'partition_if_dynamic', 'inline_limit', 'forward_bulk_size',
+                     'backward_bulk_size')  # what HybridBlock.hybridize accepts in MXNet 1.9
+
+
+def hybridize_setting(name, value):
+    """False, True, or a dict of ``net.hybridize`` keyword arguments."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(HYBRIDIZE_OPTIONS), key=str)
+        if unknown:
+            raise arguments.ArgumentError(
+                f'{name} must name only net.hybridize arguments ({", ".join(HYBRIDIZE_OPTIONS)}); '
+                f'got {unknown[0]!r} in {value!r}.')
+        return value
+    if isinstance(value, bool):
+        return value
+    raise arguments.ArgumentError(f'{name} must be True, False or a dict of net.hybridize '
+                                  f'arguments; got {arguments._shown(value)}.')
+
+
+@checked
+def train(net: Net, train_iter: Loader, test_iter: Loader,
+          num_epochs: Annotated[int, Check(arguments.positive_int)],
+          lr: Annotated[float, Check(arguments.positive_finite)],
+          devices: Devices = None, *,
+          optimizer_params: Annotated[dict | None, Check(optimizer_settings)] = None,
+          hybridize: Annotated[bool | dict, Check(hybridize_setting)] = False,
+          live_plot: Annotated[bool | None, Check(arguments.flag,
+                                                  none_means='only in a notebook')] = None):
     """Train ``net`` with softmax cross-entropy and SGD from fresh Xavier weights; return a
     ``History``. Used in chapters 1, 2 and 5 and the pre-activation exercise.
 
@@ -294,23 +377,27 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer
     -------
     History
     """
-    num_epochs = arguments.positive_int('num_epochs', num_epochs)
-    lr = arguments.positive_finite('lr', lr)
-    check_loop_arguments(net, train_iter, test_iter, optimizer_params, hybridize, live_plot)
     devices = as_device_list(devices)
+    check_schedule_length(optimizer_params, num_epochs, len(train_iter))
     print(describe_run(num_epochs, lr, len(train_iter), devices, optimizer_params, hybridize))
     net.initialize(init.Xavier(), ctx=devices, force_reinit=True)
     if hybridize:
         net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd',
-                            {'learning_rate': lr, **(optimizer_params or {})})
+    try:
+        trainer = gluon.Trainer(net.collect_params(), 'sgd',
+                                {'learning_rate': lr, **(optimizer_params or {})})
+    except (TypeError, ValueError, mx.base.MXNetError) as error:  # e.g. an unknown setting
+        raise arguments.ArgumentError(
+            f"optimizer_params must hold settings SGD takes (e.g. 'momentum', 'wd'); MXNet "
+            f'refused {optimizer_params!r}: {error}') from None
     live_plot = in_notebook() if live_plot is None else live_plot
     animator = d2l.Animator(xlabel='epoch', xlim=[0, num_epochs],
                             legend=['train loss', 'train acc', 'test acc']) if live_plot else None
     history, num_batches = History(devices), len(train_iter)
     for epoch in range(num_epochs):
         totals, seen, timer = RunningTotals(devices[0]), 0, d2l.Timer()
+        previous = None  # the previous batch's losses, waited for: see below
         for i, (X, y) in enumerate(train_iter):
             X_parts, y_parts = split_batch(X, y, devices)
             with autograd.record():
@@ -320,6 +407,8 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer
                         check_scores_match_labels(y_hat, y_part)
                 losses = [loss(y_hat, y_part) for y_hat, y_part in zip(y_hats, y_parts)]
             if epoch == 0 and i == 0:  # one wait, once: stop before the first update
+                check_losses(losses, loss)
+                example_shape = tuple(X.shape[1:])
                 for part_loss in losses:
                     stop_if_diverged(float(part_loss.mean()), epoch, num_epochs, lr, history)
             for part_loss in losses:
@@ -327,6 +416,15 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer
             trainer.step(X.shape[0])
             totals.add(losses, y_hats, y_parts)
             seen += X.shape[0]
+            # MXNet's engine runs behind Python: without a wait, Python queues a whole epoch in
+            # moments and then sits in one long C-level wait (totals.read() below), where an
+            # interrupt (Ctrl-C, the kernel's stop button) is seen only when the epoch ends.
+            # Waiting for the previous batch keeps the engine at most one batch behind, so an
+            # interrupt stops training after at most one more batch; the engine still has this
+            # batch queued while Python waits, so it is never idle.
+            for part_loss in previous or ():
+                part_loss.wait_to_read()
+            previous = losses
             if animator and ((i + 1) % max(num_batches // 5, 1) == 0 or i == num_batches - 1):
                 loss_sum, correct = totals.read()
                 stop_if_diverged(loss_sum, epoch, num_epochs, lr, history)
@@ -338,7 +436,7 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer
         history.examples_per_sec.append(seen / timer.stop())
         history.train_loss.append(loss_sum / seen)
         history.train_acc.append(correct / seen)
-        history.test_acc.append(evaluate_accuracy(net, test_iter, devices))
+        history.test_acc.append(_accuracy(net, test_iter, devices, example_shape))
         if animator:
             animator.add(epoch + 1, (None, None, history.test_acc[-1]))
         else:
@@ -346,3 +444,4 @@ def train(net, train_iter, test_iter, num_epochs, lr, devices=None, *, optimizer
     if animator:
         print(history.summary())
     return history
+

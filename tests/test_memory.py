@@ -116,6 +116,7 @@ def test_a_batch_that_fits_is_kept():
 def test_a_batch_too_big_for_a_small_gpu_is_halved_with_the_learning_rate(monkeypatch):
     """The classic chapter's setting on a 2 GiB GPU: the plan halves twice, and so does the lr."""
     monkeypatch.setattr(mx.context, 'gpu_memory_info', lambda device_id=0: (2048 * MiB, 2048 * MiB))
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 1)  # the simulated GPU is one MXNet sees
     plan = memory.plan_batch(None, (1, 96, 96), 256, 0.05, mx.gpu(0),
                                estimate=linear_estimate(10 * MiB, fixed=200 * MiB))
     # usable: 0.8 * 2048 = 1638 MiB; 256 -> 2760 MiB, 128 -> 1480 MiB fits.

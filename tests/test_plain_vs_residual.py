@@ -94,7 +94,7 @@ def test_bad_depths_and_widths_are_refused_with_the_valid_ones_named():
         pvr.stacked_cnn(2)
     with pytest.raises(ValueError, match='only add channels'):
         pvr.stacked_cnn(8, residual=True, widths=(32, 16, 8))
-    with pytest.raises(ValueError, match='known: cpu, gpu, quick'):
+    with pytest.raises(ValueError, match='one of cpu, gpu, quick'):
         pvr.setting_for('laptop')
 
 
@@ -165,7 +165,7 @@ def test_error_bands_are_mean_min_and_max_over_seeds():
     onp.testing.assert_allclose(low, [0.3, 0.1])
     onp.testing.assert_allclose(high, [0.5, 0.2])
     onp.testing.assert_allclose(bands['residual-8'][0], [0.4, 0.4])
-    with pytest.raises(ValueError, match="'train' or 'test'"):
+    with pytest.raises(ValueError, match="'train', 'test'"):
         pvr.error_bands(runs, 'validation')
 
 

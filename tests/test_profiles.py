@@ -3,9 +3,27 @@ import pytest
 from d2lutils import profiles
 
 
-def test_env_var_overrides_default(monkeypatch):
+@pytest.fixture
+def one_gpu(monkeypatch):
+    """MXNet sees one GPU (the 'gpu' profile is refused where it sees none)."""
+    import mxnet as mx
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 1)
+
+
+def test_env_var_overrides_default(monkeypatch, one_gpu):
     monkeypatch.setenv(profiles.ENV_VAR, 'gpu')
     assert profiles.get_profile().name == 'gpu'
+
+
+@pytest.mark.parametrize('how', ['argument', 'env'])
+def test_gpu_profile_without_a_gpu_is_refused_naming_the_cpu_profile(monkeypatch, how):
+    import mxnet as mx
+    monkeypatch.setattr(mx.context, 'num_gpus', lambda: 0)
+    monkeypatch.setenv(profiles.ENV_VAR, 'gpu' if how == 'env' else 'quick')
+    with pytest.raises(ValueError) as err:
+        profiles.get_profile('gpu' if how == 'argument' else None)
+    message = str(err.value)
+    assert "'gpu'" in message and "'cpu'" in message and 'D2LUTILS_PROFILE=cpu' in message
 
 
 def test_argument_wins_over_env_var(monkeypatch):

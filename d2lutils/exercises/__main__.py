@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from d2lutils import arguments
 from d2lutils.exercises import grading, students
 
 
@@ -65,6 +66,12 @@ def _grade(args):
     if args.timeout <= 0:
         print(f'error: --timeout must be a positive number of seconds, not {args.timeout:g}',
               file=sys.stderr)
+        return 2
+    try:  # the teacher's mistakes, said once before any submission runs (not blamed on students)
+        arguments.exercises_folder('--folder', args.folder)
+        arguments.results_file('--output', args.output)
+    except arguments.ArgumentError as error:
+        print(f'error: {error}', file=sys.stderr)
         return 2
     grading.teacher_copies(args.folder)  # a broken teacher's copy stops here, before any kernel
     os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it

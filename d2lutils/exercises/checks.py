@@ -49,13 +49,15 @@ import math
 import re
 import sys
 import textwrap
+from typing import Annotated
 
 import numpy as onp
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
 import d2lutils
-from d2lutils import models, walker
+from d2lutils import arguments, models, walker
+from d2lutils.arguments import Check, checked
 from d2lutils.exercises import behaviour
 
 BATCH, SIZE = 4, 8
@@ -277,8 +279,9 @@ def _require_class(cls, check_name, expected):
             got = f'the function {getattr(cls, "__name__", cls)!r}'
         else:
             got = f'{type(cls).__name__} {cls!r}'
-        raise TypeError(f'{check_name} expects your class itself, e.g. {check_name}({expected}) '
-                        f'with no parentheses after {expected}; it got {got}.')
+        raise arguments.ArgumentError(
+            f'cls: {check_name} expects your class itself, e.g. {check_name}({expected}) with no '
+            f'parentheses after {expected}; it got {got}.')
     if not issubclass(cls, gluon.Block):
         _fail(f'{cls.__name__} is a class but not a Gluon block',
               hint=f'write class {cls.__name__}(nn.HybridBlock) (or nn.Block).')
@@ -582,7 +585,8 @@ def _common_checks(cls, reference_cls, setting, name, projection_hint):
 
 
 @_checked('check_bottleneck')
-def check_bottleneck(cls):
+@checked
+def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _require_class checks it
     """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``. Used in the
     bottleneck exercise.
 
@@ -648,7 +652,8 @@ def check_bottleneck(cls):
 
 
 @_checked('check_preact')
-def check_preact(cls):
+@checked
+def check_preact(cls: Annotated[type, Check(arguments.anything)]):  # _require_class checks it
     """Check a student's pre-activation block class against ``d2lutils.models.PreActResidual``. Used
     in the pre-activation exercise.
 
@@ -698,7 +703,12 @@ def check_preact(cls):
 
 
 @_checked('check_resnet')
-def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
+@checked
+def check_resnet(net: models.Net,
+                 depth: Annotated[int, Check(arguments.one_of, choices=tuple(models.RESNET_SPEC))],
+                 version: Annotated[int, Check(arguments.one_of, choices=(1, 2))] = 1,
+                 num_classes: Annotated[int, Check(arguments.positive_int)] = 1000,
+                 image_size: Annotated[int, Check(arguments.int_between, low=8, high=512)] = 224):
     """Check a whole network against ``models.resnet(depth, num_classes, version)``. Used in the
     bottleneck exercise.
 
@@ -718,8 +728,6 @@ def check_resnet(net, depth, version=1, num_classes=1000, image_size=224):
     image_size : int
         Side of the square test image.
     """
-    if not isinstance(net, gluon.Block):
-        raise TypeError(f'check_resnet expects a network (a Gluon block), got {type(net).__name__}.')
     d2lutils.seed_everything(0)
     x = np.random.uniform(size=(1, 3, image_size, image_size))
     reference = models.resnet(depth, num_classes=num_classes, version=version)
