@@ -18,10 +18,13 @@ import functools
 import http.server
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -233,11 +236,12 @@ def test_every_slide_of_every_deck_fits_and_renders(built_decks, browser):
 
 PLANTED = {
     "cells": [
-        {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}},
+        {"cell_type": "markdown", "id": "fits", "metadata": {"slideshow": {"slide_type": "slide"}},
          "source": "# A slide that fits\n\nOne line, and a formula: $x + F(x)$."},
-        {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}},
+        {"cell_type": "markdown", "id": "tall", "metadata": {"slideshow": {"slide_type": "slide"}},
          "source": "## Too tall\n\n" + "\n".join(f"- point {i}" for i in range(40))},
-        {"cell_type": "code", "metadata": {"slideshow": {"slide_type": "slide"}}, "execution_count": 1,
+        {"cell_type": "code", "id": "wide", "metadata": {"slideshow": {"slide_type": "slide"}},
+         "execution_count": 1,
          "source": "x = 1  # " + "a very long comment " * 20, "outputs": []},
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -250,9 +254,8 @@ def test_the_fit_check_refuses_a_planted_overflowing_slide(built_decks, browser,
     """The check is proven by what it refuses: a deck with one slide that fits, one 40 lines tall
     and one with a code line wider than the slide."""
     folder = tmp_path / "slides"
-    shutil_copy = __import__("shutil").copytree
-    shutil_copy(built_decks / "reveal.js", folder / "reveal.js")
-    shutil_copy(built_decks / "mathjax", folder / "mathjax")
+    shutil.copytree(built_decks / "reveal.js", folder / "reveal.js")
+    shutil.copytree(built_decks / "mathjax", folder / "mathjax")
     cells = slides.slide_cells(PLANTED, "planted")
     (folder / "planted.slides.html").write_text(slides.export(PLANTED, cells, "planted"), encoding="utf-8")
     httpd = serve(tmp_path)
@@ -266,3 +269,85 @@ def test_the_fit_check_refuses_a_planted_overflowing_slide(built_decks, browser,
     assert not [p for p in problems if p.startswith("slide 1 ")], problems
     assert any(p.startswith("slide 2 ") and "outside the 1280x720 slide" in p for p in problems), problems
     assert any(p.startswith("slide 3 ") for p in problems), problems
+
+
+# --------------------------------------------------------------------------- live, with RISE in JupyterLab
+
+RISE_CHAPTER = "chapters/03_residual_block.ipynb"
+RISE_THEME_FONTS = "https://fonts.googleapis.com/css?family="
+
+RISE_STATE_JS = r"""
+const present = [...document.querySelectorAll('.reveal .slides section.present')];
+const leaf = present[present.length - 1];
+return {
+  slides: document.querySelectorAll('.reveal .slides section').length,
+  present: leaf ? [...document.querySelectorAll('.reveal .slides section')].indexOf(leaf) : -1,
+  text: leaf ? leaf.innerText.trim().slice(0, 120) : null,
+  hash: location.hash,
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab started by book/lab.sh, as tests/test_jupyterlab.py starts it."""
+    lacking = headless_chromium.missing()
+    if lacking:
+        pytest.fail(f"RISE is checked in headless Chromium, which needs {lacking}", pytrace=False)
+    from test_jupyterlab import Lab
+    server = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_rise_opens_a_chapter_in_jupyterlab_and_advances_a_slide(lab, browser):
+    """The chapter opens in JupyterLab; RISE's "Open as Reveal Slideshow" (the page at rise/PATH that
+    the command opens, here without the command's save of the notebook) shows its first slide, the
+    title, and the right arrow key moves to the next slide, whose text is another cell's."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    stored = (REPO / RISE_CHAPTER).read_bytes()
+    try:
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            f"{lab.url}rise/{RISE_CHAPTER}?token={lab.token}", timeout=30).close()
+    except urllib.error.HTTPError as e:
+        pytest.fail(f"the server has no RISE page ({e.code}): is jupyterlab-rise installed? "
+                    "(pip install -e '.[teach]')", pytrace=False)
+    headless_chromium.network_events(browser)  # forget the decks' requests
+    browser.get(f"{lab.url}rise/{RISE_CHAPTER}?activeCellIndex=0&token={lab.token}")
+    deadline = time.monotonic() + 120
+    state = None
+    while time.monotonic() < deadline:
+        state = browser.execute_script(RISE_STATE_JS)
+        if state["present"] >= 0 and state["text"]:
+            break
+        time.sleep(0.5)
+    assert state and state["present"] >= 0, f"RISE showed no slide of {RISE_CHAPTER} within 120 s: {state}"
+    title = read(REPO / RISE_CHAPTER)["cells"][0]["source"][0].lstrip("# ").strip()
+    assert title in state["text"], f"the first slide shows {state['text']!r}, not the title {title!r}"
+    first = state
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = browser.execute_script(RISE_STATE_JS)
+        if state["present"] != first["present"] and state["text"]:
+            break
+        time.sleep(0.3)
+    assert state["present"] != first["present"], f"the right arrow did not advance the slide: {state}"
+    assert state["text"] != first["text"], state
+    # RISE's default reveal.js theme imports two web fonts from Google Fonts (News Cycle, Lato); with no
+    # network the browser uses its own sans-serif and nothing else changes. Anything else must be local.
+    leaving = [e["params"]["request"]["url"][:120] for e in headless_chromium.network_events(browser)
+               if e["method"] == "Network.requestWillBeSent"
+               and not e["params"]["request"]["url"].startswith(
+                   ("http://127.0.0.1", "data:", "blob:", "ws://127.0.0.1", RISE_THEME_FONTS))]
+    assert not leaving, f"RISE asked the network for: {leaving}"
+    time.sleep(1.5)  # the slide transition ends
+    shots = REPO / "book" / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shots / "rise-03_residual_block.png"))
+    print(f"\nRISE: {first['slides']} slides; slide {first['present']} -> {state['present']}: {state['text'][:60]!r}")
+    assert (REPO / RISE_CHAPTER).read_bytes() == stored, f"showing the slides changed {RISE_CHAPTER}"
