@@ -106,10 +106,18 @@ const box = document.querySelector('.reveal .slides').getBoundingClientRect();
 const scale = Reveal.getScale();
 const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
   ? '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.') : '');
-const skip = el => el.closest('aside.notes, mjx-assistive-mml, .MathJax_Preview');
+// every element, but a figure (svg) or a formula (mjx-container) as one box: their insides are drawn
+// within it, and measuring thousands of paths would make the check slow
+const elements = [];
+(function walk(node) {
+  for (const el of node.children) {
+    if (el.matches('aside.notes, script, style')) continue;
+    elements.push(el);
+    if (!el.matches('svg, mjx-container')) walk(el);
+  }
+})(slide);
 const outside = [], scrolls = [];
-for (const el of slide.querySelectorAll('*')) {
-  if (skip(el)) continue;
+for (const el of elements) {
   const r = el.getBoundingClientRect();
   if (r.width === 0 && r.height === 0) continue;
   if (r.bottom > box.bottom + 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.left < box.left - 1) {
