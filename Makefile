@@ -62,3 +62,14 @@ teacher: install  # nbgrader and the grader; docs/teaching.md says how to grade 
 
 handout:  # the students' copy: _handout/resnet-book/ and .tar.gz, without solutions or grading tools
 	$(PYTHON) book/handout.py
+
+# The classroom (README, "Teaching from the book"). `make slides` builds one offline slide deck per
+# chapter and exercise (book/slides.py -> book/_build/slides/index.html); `make book` already has
+# RISE's slideshow button (jupyterlab-rise). `make guide` rewrites the teacher's guide
+# (chapters/teachers_guide.ipynb) from the project's measurements.
+.PHONY: slides guide
+slides: install
+	$(BIN)/python book/slides.py
+
+guide: install
+	$(BIN)/python book/teachers_guide.py

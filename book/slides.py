@@ -1,0 +1,344 @@
+"""Slides made from the chapters' own cells: one offline reveal.js deck per chapter and per exercise.
+
+    python book/slides.py           # -> book/_build/slides/index.html and one NAME.slides.html per deck
+    python book/slides.py --list    # each deck's slides: which cells, how many lines of code and output
+
+Which cells a deck shows, and where a slide starts, is the chapter's own cell metadata, Jupyter's
+standard ``slideshow.slide_type`` ("slide", "subslide", "fragment", "-", "skip", "notes"), which RISE
+in JupyterLab reads too; there is no second copy of any text. "notes" cells are the speaker's notes;
+they carry the tag ``remove-cell`` as well, so the HTML book leaves them out.
+
+A slide must fit a projector (1280x720) with no scrolling, so a cell whose code or output is too long
+says, in its metadata ``slides``, which part the slide shows (the chapter's text and outputs stay as
+they are):
+
+    "slides": {"lines": [0, 12]}          # source lines 0..11 of the cell (code or markdown)
+    "slides": {"output_lines": [0, 8]}    # lines 0..7 of each text output (a table: its text form)
+    "slides": {"split": [14]}             # a code cell shown over two slides, cut before line 14
+
+Left-out lines are marked with a line "⋯". ``# NBVAL_IGNORE_OUTPUT`` (a marker for the tests) is not
+shown. Each slide may hold at most MAX_LINES lines of code and output; a deck that needs more on one
+slide fails the build and says which cell to split or trim.
+
+The decks: every chapter (chapters/NN_*.ipynb) and every exercise's solution notebook
+(chapters/exercises/solutions/*.ipynb, whose introduction is the deck; its tasks are "skip").
+reveal.js (npm reveal.js@4.6.1) and MathJax (the book's copy, npm mathjax@3.2.2), both checked
+against pinned hashes, are fetched once into book/_build/_cache and copied beside the decks.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import hashlib
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+BOOK_DIR = Path(__file__).resolve().parent
+REPO = BOOK_DIR.parent
+OUT = BOOK_DIR / "_build" / "slides"
+CACHE = BOOK_DIR / "_build" / "_cache"
+TEMPLATE = BOOK_DIR / "slides_template"
+
+WIDTH, HEIGHT = 1280, 720     # a projector's 720p; the browser test opens every slide at this size
+MAX_LINES = 15                # lines of code and output on one slide
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+NOTES_TAG = "remove-cell"     # Jupyter Book leaves a cell with this tag out of the HTML book
+OPTIONS = {"lines", "output_lines", "split"}
+ELLIPSIS = "⋯"
+NBVAL_MARKER = re.compile(r"^# NBVAL_\w+\s*$")
+CHAPTER_RE = re.compile(r"^\d\d[a-z]?_[A-Za-z0-9_]+\.ipynb$")
+
+REVEAL_VERSION = "4.6.1"
+REVEAL_INTEGRITY = ("sha512-1CW0auaXNPmwmvQ7TwpszwVxMi2Xr5cTS3J3EBC/HHgbPF32Dn7aiu/"
+                    "LKWDOGjMbaDwKQiGmfqcoGQ74HUHCMw==")
+REVEAL_FILES = ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts/",
+                "plugin/notes/notes.js")
+
+
+class SlidesError(Exception):
+    """Something in a notebook's slide metadata, or a missing tool, that its author must fix."""
+
+
+# --------------------------------------------------------------------------- decks and their cells
+
+def deck_notebooks(root: Path = REPO) -> dict[str, Path]:
+    """Deck name -> notebook: the chapters, then each exercise (from its solution notebook)."""
+    chapters = sorted(p for p in (root / "chapters").glob("*.ipynb") if CHAPTER_RE.match(p.name))
+    exercises = sorted((root / "chapters" / "exercises" / "solutions").glob("*.ipynb"))
+    decks = {p.stem: p for p in chapters}
+    decks.update({f"exercise-{p.stem}": p for p in exercises})
+    return decks
+
+
+def slide_type(cell: dict) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else (value or "")
+
+
+def _keep(lines: list[str], span, where: str, what: str) -> list[str]:
+    """lines[start:stop], with an ELLIPSIS line where lines were left out."""
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(i, int) for i in span)
+            and 0 <= span[0] < span[1] <= len(lines)):
+        raise SlidesError(f"{where}: slides.{what} must be [start, stop] with 0 <= start < stop <= "
+                          f"{len(lines)} (the {what.replace('_', ' ')} it has), not {span!r}")
+    start, stop = span
+    return ([ELLIPSIS] if start > 0 else []) + lines[start:stop] + ([ELLIPSIS] if stop < len(lines) else [])
+
+
+def _trim_outputs(outputs: list[dict], span, where: str) -> list[dict]:
+    """Each text output cut to span (an output shorter than span keeps what it has); a rich output
+    with a text form (a table) shows that form."""
+    def text_lines(o):
+        if o.get("output_type") == "stream":
+            return _text(o["text"]).splitlines()
+        data = o.get("data", {})
+        if "text/plain" in data and not any(k.startswith("image/") for k in data):
+            return _text(data["text/plain"]).splitlines()
+        return None
+
+    merged = []
+    for o in outputs:  # one stream as the reader sees it (nbconvert joins them the same way)
+        if (merged and o.get("output_type") == "stream" and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == o.get("name")):
+            merged[-1] = {**merged[-1], "text": _text(merged[-1]["text"]) + _text(o["text"])}
+        else:
+            merged.append(o)
+    outputs = merged
+    longest = max((len(t) for t in map(text_lines, outputs) if t is not None), default=0)
+    _keep([""] * longest, span, where, "output_lines")  # the span must fit the longest output
+    out = []
+    for o in outputs:
+        o, lines = copy.deepcopy(o), text_lines(o)
+        if lines is not None and len(lines) > span[0]:
+            kept = "\n".join(_keep(lines, [span[0], min(span[1], len(lines))], where, "output_lines"))
+            if o.get("output_type") == "stream":
+                o["text"] = kept + "\n"
+            else:
+                o["data"] = {"text/plain": kept}
+        elif lines is not None:
+            continue  # nothing of it in the span
+        out.append(o)
+    return out
+
+
+def _output_lines(outputs: list[dict]) -> int:
+    """Lines of text the outputs show (a figure or an HTML table is measured in the browser)."""
+    n = 0
+    for o in outputs:
+        if o.get("output_type") == "stream":
+            n += len(_text(o["text"]).rstrip("\n").splitlines())
+        elif o.get("output_type") == "error":
+            n += len(o.get("traceback", []))
+        elif set(o.get("data", {})) == {"text/plain"}:
+            n += len(_text(o["data"]["text/plain"]).splitlines())
+    return n
+
+
+def slide_cells(nb: dict, name: str) -> list[dict]:
+    """The notebook's cells as the deck shows them: options of ``slides`` applied, splits made,
+    test markers removed. Raises SlidesError on metadata it cannot follow."""
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        where = f"{name}, cell {i} (from 0)"
+        kind = slide_type(cell)
+        if kind not in SLIDE_TYPES:
+            raise SlidesError(f"{where}: slideshow.slide_type {kind!r} is not one of {SLIDE_TYPES}")
+        if kind == "notes" and NOTES_TAG not in cell.get("metadata", {}).get("tags", []):
+            raise SlidesError(f"{where}: a notes cell needs the tag {NOTES_TAG!r} (keeps it out of the "
+                              "HTML book)")
+        options = cell.get("metadata", {}).get("slides", {})
+        unknown = set(options) - OPTIONS
+        if unknown:
+            raise SlidesError(f"{where}: unknown slides option(s) {sorted(unknown)}; the options are "
+                              f"{sorted(OPTIONS)}")
+        cell = copy.deepcopy(cell)
+        lines = _text(cell["source"]).splitlines()
+        if cell["cell_type"] == "code":
+            lines = [ln for ln in lines if not NBVAL_MARKER.match(ln)]
+        if "lines" in options:
+            lines = _keep(lines, options["lines"], where, "lines")
+        if "output_lines" in options:
+            if cell["cell_type"] != "code":
+                raise SlidesError(f"{where}: slides.output_lines is for code cells")
+            cell["outputs"] = _trim_outputs(cell.get("outputs", []), options["output_lines"], where)
+        cuts = options.get("split", [])
+        if cuts:
+            if cell["cell_type"] != "code" or sorted(cuts) != cuts or not all(
+                    isinstance(c, int) and 0 < c < len(lines) for c in cuts):
+                raise SlidesError(f"{where}: slides.split must list increasing line numbers inside the "
+                                  f"code cell's {len(lines)} shown lines, not {cuts!r}")
+        bounds = [0, *cuts, len(lines)]
+        for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            part = copy.deepcopy(cell)
+            part["source"] = "\n".join(lines[a:b])
+            part.setdefault("metadata", {})["d2l_cell"] = i
+            if k > 0:
+                part["metadata"]["slideshow"] = {"slide_type": "subslide"}
+                part["id"] = f"{cell.get('id', i)}-part{k}"
+            if cell["cell_type"] == "code" and k < len(bounds) - 2:
+                part["outputs"] = []
+            cells.append(part)
+    return cells
+
+
+@dataclass
+class Slide:
+    cells: list           # notebook cell numbers on it
+    lines: int            # lines of code and text output on it
+
+
+def slides_of(cells: list[dict]) -> list[Slide]:
+    """The slides a deck has (horizontal and vertical alike), as reveal.js counts them."""
+    slides: list[Slide] = []
+    for cell in cells:
+        kind = slide_type(cell)
+        if kind in ("skip", "notes"):
+            continue
+        if kind in ("slide", "subslide") or not slides:
+            slides.append(Slide([], 0))
+        slide = slides[-1]
+        if cell["metadata"]["d2l_cell"] not in slide.cells:
+            slide.cells.append(cell["metadata"]["d2l_cell"])
+        if cell["cell_type"] == "code":
+            slide.lines += len(_text(cell["source"]).splitlines()) + _output_lines(cell.get("outputs", []))
+    return slides
+
+
+def check_lines(name: str, slides: list[Slide]) -> list[str]:
+    return [f"{name}: the slide of cells {s.cells} has {s.lines} lines of code and output (at most "
+            f"{MAX_LINES}): split or trim a cell with its metadata 'slides' (see book/slides.py)"
+            for s in slides if s.lines > MAX_LINES]
+
+
+# --------------------------------------------------------------------------- reveal.js and MathJax
+
+def _book_build():
+    spec = importlib.util.spec_from_file_location("book_build_for_slides", BOOK_DIR / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def fetch_reveal(cache: Path = CACHE) -> Path:
+    """reveal.js's files the decks load, from the npm registry once (npm pack), checked against the pin."""
+    target = cache / f"reveal.js-{REVEAL_VERSION}"
+    if (target / "dist" / "reveal.js").is_file():
+        return target
+    if shutil.which("npm") is None:
+        raise SlidesError("npm is needed once to fetch reveal.js (apt-get install npm, or Node.js's npm)")
+    cache.mkdir(parents=True, exist_ok=True)
+    tgz = cache / f"reveal.js-{REVEAL_VERSION}.tgz"
+    if not tgz.is_file():
+        print(f"slides: fetching reveal.js@{REVEAL_VERSION} from the npm registry", flush=True)
+        r = subprocess.run(["npm", "pack", f"reveal.js@{REVEAL_VERSION}", "--silent",
+                            "--pack-destination", str(cache)], capture_output=True, text=True)
+        if r.returncode != 0 or not tgz.is_file():
+            raise SlidesError(f"npm pack reveal.js@{REVEAL_VERSION} failed:\n{r.stdout}{r.stderr}")
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
+    if digest != REVEAL_INTEGRITY:
+        tgz.unlink()
+        raise SlidesError(f"{tgz.name}: sha512 {digest} is not the pinned {REVEAL_INTEGRITY}")
+    tmp = cache / "_unpack_reveal"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with tarfile.open(tgz) as tar:
+        members = [m for m in tar.getmembers()
+                   if any(m.name.startswith("package/" + f) for f in REVEAL_FILES)]
+        tar.extractall(tmp, members=members, filter="data")
+    shutil.rmtree(target, ignore_errors=True)
+    (tmp / "package").rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# --------------------------------------------------------------------------- building the decks
+
+def export(nb: dict, cells: list[dict], name: str) -> str:
+    """The deck's HTML: nbconvert's slides exporter with the book's template (book/slides_template)."""
+    import nbformat
+    from nbconvert import SlidesExporter
+
+    deck = copy.deepcopy(nb)
+    deck["cells"] = cells
+    for cell in deck["cells"]:
+        cell.get("metadata", {}).pop("slides", None)
+    exporter = SlidesExporter(extra_template_basedirs=[str(TEMPLATE.parent)],
+                              template_name=TEMPLATE.name, reveal_url_prefix="reveal.js", reveal_theme="white",
+                              reveal_width=str(WIDTH), reveal_height=str(HEIGHT),
+                              reveal_transition="none", exclude_anchor_links=True)
+    exporter.mathjax_url = "mathjax/tex-chtml.js"
+    node = nbformat.reads(json.dumps(deck), as_version=4)  # joins multi-line strings, as a file read does
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": name}})
+    return body
+
+
+def build(root: Path = REPO, out: Path = OUT, verbose: bool = True) -> dict[str, int]:
+    """Every deck into out/ with reveal.js and MathJax beside them; deck name -> number of slides."""
+    decks = deck_notebooks(root)
+    if not decks:
+        raise SlidesError(f"{root / 'chapters'} holds no chapter or exercise notebook")
+    planned, problems = {}, []
+    for name, path in decks.items():
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = slide_cells(nb, name)
+        slides = slides_of(cells)
+        problems += check_lines(name, slides)
+        if not slides:
+            problems.append(f"{name}: no cell is on a slide (every cell is 'skip' or 'notes')")
+        planned[name] = (nb, cells, slides)
+    if problems:
+        raise SlidesError("the decks do not fit:\n  - " + "\n  - ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(fetch_reveal(), out / "reveal.js", dirs_exist_ok=True)
+    shutil.copytree(_book_build().fetch_mathjax(CACHE), out / "mathjax", dirs_exist_ok=True)
+    if (root / "img").is_dir():   # chapters link their diagrams as ../img/NAME.svg
+        shutil.copytree(root / "img", out.parent / "img", dirs_exist_ok=True)
+    counts = {}
+    for name, (nb, cells, slides) in planned.items():
+        (out / f"{name}.slides.html").write_text(export(nb, cells, name), encoding="utf-8")
+        counts[name] = len(slides)
+        if verbose:
+            print(f"slides: {name}: {len(slides)} slides -> {out / (name + '.slides.html')}")
+    rows = "\n".join(f'<li><a href="{n}.slides.html">{n}</a> ({c} slides)</li>' for n, c in counts.items())
+    (out / "index.html").write_text(
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Slides</title></head><body>"
+        f"<h1>The book's slides</h1><ul>\n{rows}\n</ul><p>Arrow keys move between slides; "
+        "S opens the speaker's notes.</p></body></html>\n", encoding="utf-8")
+    if verbose:
+        print(f"slides: {len(counts)} decks, {sum(counts.values())} slides: {out / 'index.html'}")
+    return counts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--list", action="store_true", help="print each deck's slides; build nothing")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"where the decks go (default: {OUT})")
+    args = ap.parse_args(argv)
+    try:
+        if args.list:
+            for name, path in deck_notebooks().items():
+                slides = slides_of(slide_cells(json.loads(path.read_text(encoding="utf-8")), name))
+                print(f"{name}: {len(slides)} slides")
+                for k, s in enumerate(slides):
+                    print(f"  {k:3d}  cells {s.cells}  {s.lines} lines" + ("  TOO LONG" if s.lines > MAX_LINES else ""))
+            return 0
+        build(out=args.out)
+    except SlidesError as e:
+        print(f"\nSLIDES FAILED: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
