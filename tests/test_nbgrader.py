@@ -158,4 +158,4 @@ def test_text_answers_agree(graded, student):
         if student == 'wrong':
             assert (cell.kind, score, needs_manual_grade) == ('unanswered', 0, False)
         else:
-            assert cell.kind == 'by hand' and needs_manual_grade
+            assert cell.kind == 'to grade' and cell.points is None and needs_manual_grade

@@ -9,6 +9,7 @@ grader uses the generator (a check cell as handed out), never the command line.
 """
 import argparse
 import os
+import pathlib
 import sys
 
 from d2lutils import arguments
@@ -23,7 +24,8 @@ def main(argv=None):
     parser.add_argument('--folder', default=str(students.EXERCISES),
                         help='the exercises folder (with solutions/ inside); default: %(default)s')
     parser.add_argument('--grade', nargs='+', metavar='NOTEBOOK',
-                        help='run these submitted notebooks (student code!) and score their checks')
+                        help='run these submitted notebooks (student code), each in a sandbox, and '
+                             'judge their checks outside it')
     parser.add_argument('--output', default='grades.csv',
                         help='--grade: results file, rewritten after each submission; .json for '
                              'JSON, else CSV; default: %(default)s')
@@ -32,10 +34,11 @@ def main(argv=None):
     parser.add_argument('--profile', default='quick',
                         help='--grade: run profile (the checks do not depend on it); '
                              'default: %(default)s')
+    parser.add_argument('--no-sandbox', action='store_true',
+                        help='--grade: run submissions without a sandbox where bubblewrap is '
+                             'missing (their code runs with your rights: only notebooks you trust)')
     parser.add_argument('--allow-root', action='store_true',
-                        help='--grade: run student code even as root (better: a throwaway account)')
-    parser.add_argument('--no-screen', action='store_true',
-                        help='--grade: run submissions the tampering screen flags (after reading them)')
+                        help='--grade --no-sandbox: run student code as root (better: never)')
     args = parser.parse_args(argv)
     try:
         if args.grade:
@@ -57,12 +60,14 @@ def main(argv=None):
 
 
 def _grade(args):
-    """--grade: say that student code runs, refuse root, grade; exit 1 if a submission failed."""
-    print(f'WARNING: {grading.WARNING}', file=sys.stderr)
-    if hasattr(os, 'geteuid') and os.geteuid() == 0 and not args.allow_root:
-        print('error: refusing to run student code as root; grade as an ordinary user (or in a '
-              'container), or pass --allow-root', file=sys.stderr)
-        return 2
+    """--grade: refuse without a sandbox unless told, grade; exit 1 if a submission failed."""
+    print(f'note: {grading.WARNING}', file=sys.stderr)
+    if args.no_sandbox:
+        print(f'WARNING: {grading.NO_SANDBOX_WARNING}', file=sys.stderr)
+        if hasattr(os, 'geteuid') and os.geteuid() == 0 and not args.allow_root:
+            print('error: refusing to run student code unsandboxed as root; grade in the sandbox, '
+                  'as an ordinary user, or pass --allow-root', file=sys.stderr)
+            return 2
     if args.timeout <= 0:
         print(f'error: --timeout must be a positive number of seconds, not {args.timeout:g}',
               file=sys.stderr)
@@ -77,13 +82,13 @@ def _grade(args):
     os.environ['D2LUTILS_PROFILE'] = args.profile  # the kernels inherit it
     try:
         results = grading.grade(args.grade, args.output, folder=args.folder, timeout=args.timeout,
-                                use_screen=not args.no_screen)
-    except grading.ChecksChanged as error:
+                                sandboxed=not args.no_sandbox)
+    except grading.NoSandbox as error:
         print(f'error: {error}', file=sys.stderr)
-        return 1
+        return 2
     attention = [r for r in results if not r.ok]
-    print(f'{len(results)} submissions, {len(attention)} failed or to review; '
-          f'results in {args.output}')
+    print(f'{len(results)} submissions, {len(attention)} failed; results in {args.output}, '
+          f'feedback files in {pathlib.Path(args.output).stem}-feedback/')
     return 1 if attention else 0
 
 

@@ -277,14 +277,16 @@ class Diagnosis:
 def match_convs(student_calls, reference_block, design):
     """Map each of the design's convolutions to the student's call of the convolution with the same
     weight shape (same-shaped convolutions, which hold the same controlled values, in call order).
-    ``student_calls``: the convolutions' ``walker.LayerCall`` rows, in the order they ran. Returns {conv name: (input, output) as NumPy arrays}; a convolution with no match is left out."""
+    ``student_calls``: the convolutions' calls in the order they ran, as data (``weight_shape``,
+    ``input`` and ``output`` as NumPy arrays: ``checks.Call``). Returns {conv name: (input,
+    output)}; a convolution with no match is left out."""
     unused = list(student_calls)
     matched = {}
     for name, _ in design.convs:
         shape = getattr(reference_block, name).weight.shape
         for call in unused:
-            if call.layer.weight.shape == shape:
-                matched[name] = (call.input.asnumpy(), call.output.asnumpy())
+            if tuple(call.weight_shape) == tuple(shape):
+                matched[name] = (call.input, call.output)
                 unused.remove(call)
                 break
     return matched

@@ -46,6 +46,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import os
 import re
 import sys
 import textwrap
@@ -58,7 +59,7 @@ from mxnet.gluon import nn
 import d2lutils
 from d2lutils import arguments, models, walker
 from d2lutils.arguments import Check, checked
-from d2lutils.exercises import behaviour
+from d2lutils.exercises import answers, behaviour
 
 BATCH, SIZE = 4, 8
 BRANCH_SHIFT = -0.5
@@ -264,12 +265,6 @@ def _describe_layers(block):
     return lines
 
 
-def _convolutions_and_dense(record):
-    """The calls of nn.Conv2D and nn.Dense layers in a ``walker.Recording``: what the checks compare
-    (hooks see only blocks that run in Python, so the checks run blocks un-hybridized)."""
-    return record.of(nn.Conv2D, nn.Dense)
-
-
 # --------------------------------------------------------------------------- the steps of a check
 def _require_class(cls, check_name, expected):
     if not inspect.isclass(cls):
@@ -363,7 +358,7 @@ def _run(block, x, where, hint, setting=None):
                         else 'the branch and the shortcut have different shapes: they cannot '
                              'be added')
             _fail(headline, where, got=_short(e), hint=_shape_hint(e, setting) or hint)
-    return y, _convolutions_and_dense(record)
+    return y, _calls(record)
 
 
 def _shape_hint(error, setting):
@@ -391,13 +386,14 @@ def _shape_hint(error, setting):
     return None
 
 
-def _check_shape(y, expected, setting, where):
-    got = tuple(getattr(y, 'shape', ()))
-    if got == expected:
+def _check_shape(answer, expected, setting, where):
+    """``answer``: the 'run' answer, whose 'shape' is None when the block returned no array."""
+    got = tuple(answer['shape'] or ())
+    if answer['shape'] is not None and got == expected:
         return
-    if not hasattr(y, 'shape'):
+    if answer['shape'] is None:
         _fail('the block does not return an array', where, f'an array of shape {expected}',
-              type(y).__name__, 'return the sum of branch and shortcut.')
+              answer['type'], 'return the sum of branch and shortcut.')
     hint = 'the output has num_channels channels and, with strides=2, half the height and width.'
     if len(got) == 4 and got[1] != expected[1]:
         hint = (f'num_channels ({setting.num_channels}) is the block\'s OUTPUT width; got {got[1]} '
@@ -409,36 +405,39 @@ def _check_shape(y, expected, setting, where):
                 'the stride once in the branch and once in the projection, nowhere else.')
     _fail('wrong output shape', where, f'output shape {expected}', f'{got}', hint)
 
-
-def _check_all_used(block, where):
-    for pname, param in block.collect_params().items():
-        if param._deferred_init or any(d <= 0 for d in param.shape):
+def _check_all_used(params, where):
+    """``params``: [(name, shape, deferred)] of the student's block after its forward pass."""
+    for pname, shape, deferred in params:
+        if deferred or any(d <= 0 for d in shape):
             _fail(f'the parameter {pname} never took part in the forward pass', where,
-                  got=f'its shape is still {param.shape}',
+                  got=f'its shape is still {tuple(shape)}',
                   hint='every layer created in __init__ must be used in the forward method, e.g. '
                        'the projection of the shortcut when use_1x1conv=True.')
 
 
-def _check_params(block, reference, where):
-    total, biases = _count(block)
+def _check_params(mine, reference, where):
+    """``mine``: the 'params' answer (total, biases, layers: one line per layer with parameters)."""
+    total, biases = mine['total'], mine['biases']
     expected, ref_biases = _count(reference)
     expected -= ref_biases
     if total - biases == expected:
         return total, biases
-    mine = '\n'.join(_describe_layers(block)) or '(no Conv2D, BatchNorm or Dense layer found)'
-    ref = '\n'.join(_describe_layers(reference))
-    _fail(_layer_difference(block, reference) or
+    ref_lines = _describe_layers(reference)
+    lines = '\n'.join(mine['layers']) or '(no Conv2D, BatchNorm or Dense layer found)'
+    _fail(_layer_difference(mine['layers'], ref_lines) or
           f'{total - biases - expected:+,} trainable parameters compared with the reference', where,
-          f'{expected:,} trainable parameters (convolution biases not counted):\n{ref}',
-          f'{total - biases:,} trainable parameters:\n{mine}',
+          f'{expected:,} trainable parameters (convolution biases not counted):\n'
+          + '\n'.join(ref_lines),
+          f'{total - biases:,} trainable parameters:\n{lines}',
           'compare the two lists layer by layer (widths, kernel sizes, batch norms).')
 
 
-def _layer_difference(block, reference):
-    """'an extra BatchNorm over 16 channels', 'no Conv2D 3x3, 4->4' ...: the layers one block has
-    and the other lacks (stride and bias aside), when that is what differs; else None."""
-    mine, ref = (collections.Counter(_layer_kind(line) for line in _describe_layers(b))
-                 for b in (block, reference))
+def _layer_difference(mine, reference):
+    """'an extra BatchNorm over 16 channels', 'no Conv2D 3x3, 4->4' ...: the layers one list of
+    layer lines has and the other lacks (stride and bias aside), when that is what differs; else
+    None."""
+    mine, ref = (collections.Counter(_layer_kind(line) for line in lines)
+                 for lines in (mine, reference))
     extra, missing = mine - ref, ref - mine
     parts = [f'an extra {kind}' for kind in extra.elements()] + \
         [f'no {kind}' for kind in missing.elements()]
@@ -452,47 +451,64 @@ def _layer_kind(line):
     return re.split(r', stride|:', line)[0]
 
 
-def _check_gradient(block, x, where):
+def _gradient(block, x, where):
+    """The gradient of the block's summed output with respect to ``x`` (NumPy)."""
     x = x.copy()
     x.attach_grad()
     try:
         with autograd.record():
             y = block(x)
         y.backward()
-        grad = x.grad.asnumpy()
+        return x.grad.asnumpy()
     except Exception as e:
         _fail(f'the backward pass raised {type(e).__name__}', where, got=_short(e),
               hint='use only MXNet operations (no .asnumpy(), no NumPy) in the forward method.')
+    finally:
+        npx.set_np()
+
+
+def _check_gradient(grad, where):
     if not onp.isfinite(grad).all() or not onp.abs(grad).sum() > 0:
         _fail('no gradient reaches the input', where, 'a non-zero, finite x.grad',
               'x.grad is zero or not finite',
               'do not detach, stop_gradient or convert to NumPy inside the block.')
 
 
-def _check_behaviour(block, reference, design, x, where, reference_name):
+def _controlled_run(block, x, training, where):
+    """The block's output (NumPy) on ``x`` with every convolution and batch norm given its
+    controlled values (``behaviour.set_controlled_weights``), and its convolutions' calls."""
+    behaviour.set_controlled_weights(block)
+    with walker.recording(block) as record:
+        try:
+            y = _forward(block, x, training)
+        except Exception as e:
+            _fail(f'the forward pass in {"training" if training else "inference"} mode '
+                  f'raised {type(e).__name__}', where, got=_short(e),
+                  hint='the block must run in both modes (autograd.train_mode and '
+                       'predict_mode).')
+    return _numpy(y), _calls(record)
+
+
+def _check_behaviour(answers, reference, design, x, where, reference_name):
     """The student's block and the reference, both with controlled weights, must return the same
-    output in training and in inference mode; if not, name the edit (``exercises.behaviour``)."""
+    output in training and in inference mode; if not, name the edit (``exercises.behaviour``).
+    ``answers``: {True: the student's (output, calls) in training mode, False: in inference}."""
     xs = x.asnumpy()
     for training in (True, False):
-        outputs, calls = [], []
-        for b in (block, reference):
-            behaviour.set_controlled_weights(b)
-            with walker.recording(b) as record:
-                try:
-                    outputs.append(_forward(b, x, training).asnumpy())
-                except Exception as e:
-                    _fail(f'the forward pass in {"training" if training else "inference"} mode '
-                          f'raised {type(e).__name__}', where, got=_short(e),
-                          hint='the block must run in both modes (autograd.train_mode and '
-                               'predict_mode).')
-            calls.append(_convolutions_and_dense(record))
-        if behaviour.close(*outputs):
+        student_y, student_calls = answers[training]
+        behaviour.set_controlled_weights(reference)
+        with walker.recording(reference) as record:
+            ref_y = _forward(reference, x, training).asnumpy()
+        if student_y is not None and behaviour.close(student_y, ref_y):
             continue
+        if student_y is None:
+            _fail('the block does not return an array', where, 'an array', 'something else',
+                  'return the sum of branch and shortcut.')
         reference_io = {name: (call.input.asnumpy(), call.output.asnumpy())
-                        for call in calls[1] for name, _ in design.convs
+                        for call in record.of(nn.Conv2D, nn.Dense) for name, _ in design.convs
                         if call.layer is getattr(reference, name)}
-        student_io = behaviour.match_convs(calls[0], reference, design)
-        found = behaviour.diagnose(design, xs, reference_io, student_io, outputs[0], training)
+        student_io = behaviour.match_convs(student_calls, reference, design)
+        found = behaviour.diagnose(design, xs, reference_io, student_io, student_y, training)
         _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
               found.hint)
 
@@ -508,13 +524,15 @@ def _set_branch_constant(block):
         bn.beta.set_data(np.full(bn.beta.shape, BRANCH_SHIFT))
 
 
-def _check_identity(block, x, expected, diagnoses, where, what):
-    """With the branch made constant, the output must be ``expected`` (a NumPy array) exactly.
+def _check_identity(y, expected, diagnoses, where, what):
+    """With the branch made constant, the output ``y`` must be ``expected`` (NumPy arrays) exactly.
     ``diagnoses``: (output, headline, hint) for outputs that tell what is wrong."""
-    _set_branch_constant(block)
-    y = _forward(block, x).asnumpy()
-    if onp.allclose(y, expected, atol=1e-5):
+    if y is not None and y.shape == expected.shape and onp.allclose(y, expected, atol=1e-5):
         return
+    if y is None or y.shape != expected.shape:
+        _fail('the output is not the input plus the constant branch', where,
+              f'an array of shape {expected.shape}', 'something else',
+              'return the sum of branch and shortcut.')
     headline, hint = next(((h, t) for candidate, h, t in diagnoses
                            if onp.allclose(y, candidate, atol=1e-5)),
                           ('the output is not the input plus the constant branch',
@@ -545,7 +563,203 @@ def _report(check_name, name, reference, lines, checked):
     print('Checked: ' + '; '.join(checked) + '.')
 
 
-# --------------------------------------------------------------------------- the two checks
+# --------------------------------------------------------------------------- asking a student's block
+# A check asks the student's block questions and judges the answers against the reference. The
+# questions (``Asked``) run where the student's code runs; the judgement needs only the answers,
+# which are data. In a notebook both happen in the kernel. When a submission is graded, the
+# questions are asked in the grading sandbox (``answer_for_grader``), the answers written with
+# ``exercises.answers``, and the grader judges them in its own process (``judge``), which never
+# runs student code: ``Recorded`` gives back what the sandbox wrote, so the judgement is the same
+# code as in the notebook, and a failure raised in the sandbox comes back as the same message.
+
+@dataclasses.dataclass
+class Call:
+    """One call of a convolution or dense layer, as data: what the checks read of a LayerCall."""
+    kind: str           # 'Conv2D' or 'Dense'
+    weight_shape: tuple
+    stride: int
+    input: onp.ndarray
+    output: onp.ndarray
+
+    @property
+    def output_shape(self):
+        return tuple(self.output.shape)
+
+    @property
+    def macs(self):
+        kernel = self.weight_shape[2:] if self.kind == 'Conv2D' else ()
+        return walker.layer_macs('Convolution' if self.kind == 'Conv2D' else 'FullyConnected',
+                                 tuple(self.input.shape), self.output_shape, kernel)
+
+
+def _calls(record):
+    """The calls of nn.Conv2D and nn.Dense layers in a ``walker.Recording``, as ``Call`` rows
+    (hooks see only blocks that run in Python, so the checks run blocks un-hybridized)."""
+    return [Call('Conv2D' if isinstance(c.layer, nn.Conv2D) else 'Dense',
+                 tuple(c.layer.weight.shape), int(c.layer._kwargs.get('stride', (1,))[0]),
+                 _numpy(c.input), _numpy(c.output))
+            for c in record.of(nn.Conv2D, nn.Dense)]
+
+
+def _numpy(y):
+    """``y`` as a float32 NumPy array, or None when it is not an MXNet or NumPy array of numbers."""
+    if isinstance(y, np.ndarray) or type(y).__name__ == 'NDArray':
+        return y.asnumpy().astype(onp.float32)
+    if type(y) is onp.ndarray and y.dtype.kind in 'fiu':  # exactly NumPy's: no subclass
+        return y.astype(onp.float32)
+    return None
+
+
+def _provenance(cls):
+    """Where the class and its methods were written: [(class module, [method code files])] for
+    each class of its MRO below Gluon's."""
+    rows = []
+    for klass in cls.__mro__:
+        module = getattr(klass, '__module__', '') or ''
+        if module.startswith(('mxnet', 'builtins')):
+            break
+        files = sorted({f.__code__.co_filename for f in vars(klass).values()
+                        if hasattr(f, '__code__')})
+        rows.append([f'{module}.{klass.__qualname__}', files])
+    return rows
+
+
+def _library_block(provenance):
+    """'d2lutils.models.Bottleneck' when the class is, derives from, or runs methods of the
+    library's own code (a class of d2lutils, or a subclass adding nothing), else None."""
+    package = str(models.__file__).rsplit('/', 1)[0].rsplit('\\', 1)[0]
+    for name, files in provenance:
+        if name.startswith('d2lutils.') or any(f.startswith(package) for f in files):
+            return name
+    return None
+
+
+class Asked:
+    """A student's block class, asked the checks' questions here, one block per setting."""
+
+    def __init__(self, cls, inputs, run_hint):
+        self.cls, self.name, self.inputs, self.run_hint = cls, cls.__name__, inputs, run_hint
+        self.blocks = {}
+
+    def provenance(self):
+        return _provenance(self.cls)
+
+    def answer(self, i, question):
+        setting, x = SETTINGS[i], self.inputs[i]
+        where = setting.describe(self.name)
+        if i not in self.blocks:
+            self.blocks[i] = None
+            self.blocks[i] = _build(self.cls, setting, self.name)
+        block = self.blocks[i]
+        if block is None:
+            _fail('the block could not be built', where)
+        if question == 'run':
+            y, calls = _run(block, x, where, self.run_hint, setting)
+            array = _numpy(y)
+            return {'shape': None if array is None else list(array.shape),
+                    'type': type(y).__name__, 'calls': calls}
+        if question == 'params':
+            total, biases = _count(block)
+            return {'total': total, 'biases': biases, 'layers': _describe_layers(block),
+                    'params': [[n, list(p.shape), bool(p._deferred_init)]
+                               for n, p in block.collect_params().items()]}
+        if question == 'gradient':
+            return _gradient(block, x, where)
+        if question in ('train', 'predict'):
+            return _controlled_run(block, x, question == 'train', where)
+        if question == 'identity':
+            _set_branch_constant(block)
+            return _numpy(_forward(block, x))
+        raise ValueError(f'no question {question!r}')
+
+
+QUESTIONS = ('run', 'params', 'gradient', 'train', 'predict', 'identity')
+
+
+class Recorded:
+    """The answers a block gave in the grading sandbox, given back to the same judgement."""
+
+    def __init__(self, data, inputs):
+        if not isinstance(data, dict) or not isinstance(data.get('name'), str):
+            raise ValueError('answers without the name of the class')
+        self.name, self.data, self.inputs = data['name'], data, inputs
+
+    def provenance(self):
+        return self.data.get('provenance', [])
+
+    def answer(self, i, question):
+        entry = self.data.get('settings', [{}] * len(SETTINGS))[i].get(question)
+        if entry is None:
+            _fail(f'the grader got no answer to "{question}" from the block',
+                  SETTINGS[i].describe(self.name),
+                  hint='the notebook stopped, or something in it changed the check, before '
+                       'the block answered.')
+        if isinstance(entry, dict) and 'failed' in entry:
+            raise CheckFailed(*(entry['failed'].get(k) for k in
+                                ('headline', 'where', 'expected', 'got', 'hint')))
+        value = entry['value']
+        if question == 'run':
+            return {**value, 'calls': _recorded_calls(value['calls'])}
+        if question in ('train', 'predict'):
+            y, calls = value
+            return (None if y is None else onp.asarray(y, dtype=onp.float32),
+                    _recorded_calls(calls))
+        if question in ('gradient', 'identity'):
+            return None if value is None else onp.asarray(value, dtype=onp.float32)
+        return value
+
+
+def _recorded_calls(rows):
+    return [Call(str(kind), tuple(int(d) for d in shape), int(stride),
+                 onp.asarray(inp, dtype=onp.float32), onp.asarray(out, dtype=onp.float32))
+            for kind, shape, stride, inp, out in rows]
+
+
+def _as_data(value):
+    """An answer in the form ``answers.save`` writes (Call rows become lists)."""
+    if isinstance(value, Call):
+        return [value.kind, list(value.weight_shape), value.stride, value.input, value.output]
+    if isinstance(value, (list, tuple)):
+        return [_as_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_data(v) for k, v in value.items()}
+    return value
+
+
+def _failure_data(failure):
+    return {'failed': {k: None if getattr(failure, k) is None else str(getattr(failure, k))
+                       for k in ('headline', 'where', 'expected', 'got', 'hint')}}
+
+
+def record_block(cls, check_name, inputs):
+    """Every answer of the student's class ``cls`` to the block check ``check_name``, as data
+    (what the grading sandbox writes): a failure is recorded where it happened."""
+    data = {'check': check_name, 'name': getattr(cls, '__name__', type(cls).__name__)}
+    try:
+        _require_class(cls, check_name, BLOCK_CHECKS[check_name][1])
+    except TypeError as error:
+        return {**data, 'type_error': str(error)}
+    except CheckFailed as failure:
+        return {**data, 'class_failed': _failure_data(failure)['failed']}
+    data['provenance'] = _provenance(cls)
+    asked = Asked(cls, inputs, BLOCK_CHECKS[check_name][2])
+    data['settings'] = []
+    for i in range(len(SETTINGS)):
+        row = {}
+        for question in QUESTIONS:
+            if question == 'identity' and not SETTINGS[i].identity:
+                continue
+            try:
+                row[question] = {'value': _as_data(asked.answer(i, question))}
+            except CheckFailed as failure:
+                row[question] = _failure_data(failure)
+            finally:
+                npx.set_np()
+        data['settings'].append(row)
+    return data
+
+
+# --------------------------------------------------------------------------- the judgements
 def _bottleneck_v15():
     """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
     a block with its stride there is compared with."""
@@ -559,51 +773,48 @@ def _bottleneck_v15():
     return BottleneckV15
 
 
-def _common_checks(cls, reference_cls, setting, name, projection_hint):
-    """The checks both blocks share, for one setting: shape, every layer used, parameter count
+def _not_the_library(student, reference_name):
+    library = _library_block(student.provenance())
+    if library:
+        _fail(f'{student.name} is the library\'s own block ({library}), not your work',
+              expected=f'a class you write yourself, built from nn layers, with the name '
+                       f'{reference_name}',
+              got=f'{library}, or a class that takes its methods from it',
+              hint='the check compares your block with d2lutils.models; comparing the library '
+                   'with itself shows nothing. Write the block from nn.Conv2D, nn.BatchNorm and '
+                   'ReLU.')
+
+
+def _common_checks(student, i, reference_cls, x):
+    """The checks both blocks share, for setting ``i``: shape, every layer used, parameter count
     against the reference, gradients reaching the input, and convolutions that really run.
 
-    Returns what the block-specific checks need: (where, x, block, y, conv calls, the reference's
+    Returns what the block-specific checks need: (where, run answer, conv calls, the reference's
     conv calls, parameter total, bias count).
     """
-    where = setting.describe(name)
-    x = _inputs(setting)
-    block = _build(cls, setting, name)
+    setting = SETTINGS[i]
+    where = setting.describe(student.name)
+    ran = student.answer(i, 'run')
     reference = _build(reference_cls, setting, 'reference')
-    y, calls = _run(block, x, where, 'the branch and the shortcut must have the same shape when '
-                    'they are added: with use_1x1conv=True the shortcut is a 1x1 convolution to '
-                    'num_channels with the same strides, ' + projection_hint, setting)
     ref_y, ref_calls = _run(reference, x, 'reference', '')
-    _check_shape(y, ref_y.shape, setting, where)
-    _check_all_used(block, where)
-    total, biases = _check_params(block, reference, where)
-    _check_gradient(block, x, where)
-    if not calls:
+    _check_shape(ran, tuple(ref_y.shape), setting, where)
+    params = student.answer(i, 'params')
+    _check_all_used(params['params'], where)
+    total, biases = _check_params(params, reference, where)
+    _check_gradient(student.answer(i, 'gradient'), where)
+    if not ran['calls']:
         _fail('the check saw no nn.Conv2D layer run', where,
               hint='build the convolutions with nn.Conv2D, as attributes of the block.')
-    return where, x, block, y, calls, ref_calls, total, biases
+    return where, ran, ran['calls'], ref_calls, total, biases
 
 
-@_checked('check_bottleneck')
-@checked
-def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _require_class checks it
-    """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``. Used in the
-    bottleneck exercise.
-
-    Parameters
-    ----------
-    cls : type
-        The student's block class itself (not an instance), built as
-        ``cls(num_channels, use_1x1conv=False, strides=1)``.
-
-    Prints what was checked when the block passes; raises ``CheckFailed`` (an ``AssertionError``)
-    naming the first difference otherwise. The module docstring lists the checks.
-    """
-    _require_class(cls, 'check_bottleneck', 'Bottleneck')
-    name, lines, v15 = cls.__name__, [], False
-    for setting in SETTINGS:
-        where, x, block, y, calls, ref_calls, total, biases = _common_checks(
-            cls, models.Bottleneck, setting, name, 'followed by batch norm.')
+def judge_bottleneck(student, inputs):
+    """The bottleneck check's judgement of ``student`` (Asked or Recorded) on ``inputs``."""
+    name, lines, v15 = student.name, [], False
+    for i, setting in enumerate(SETTINGS):
+        x = inputs[i]
+        where, ran, calls, ref_calls, total, biases = _common_checks(
+            student, i, models.Bottleneck, x)
         # Where the stride is shows in the multiply-adds: those of the reference (stride on the
         # first 1x1 convolution) and of its "ResNet v1.5" variant (stride on the 3x3), as run.
         v15_reference = _build(_bottleneck_v15(), setting, 'reference')
@@ -626,11 +837,12 @@ def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _requi
         reference = v15_reference if stride_on_3x3 else _build(models.Bottleneck, setting,
                                                                'reference')
         _run(reference, x, 'reference', '')
-        _check_behaviour(block, reference, behaviour.bottleneck_design(setting.use_1x1conv), x,
+        _check_behaviour({True: student.answer(i, 'train'), False: student.answer(i, 'predict')},
+                         reference, behaviour.bottleneck_design(setting.use_1x1conv), x,
                          where, 'the reference' + (', stride on the 3x3' if stride_on_3x3 else ''))
         if setting.identity:
             xs = x.asnumpy()
-            _check_identity(block, x, onp.maximum(xs + BRANCH_SHIFT, 0), [
+            _check_identity(student.answer(i, 'identity'), onp.maximum(xs + BRANCH_SHIFT, 0), [
                 (onp.zeros_like(xs), 'no shortcut: the input is not added back',
                  'return relu(branch + x): the input is added back, then ReLU.'),
                 (xs + BRANCH_SHIFT, 'no ReLU after the addition',
@@ -639,7 +851,7 @@ def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _requi
                  'the branch ends with a batch norm; the ReLU comes after the addition.'),
             ], where, 'relu(x - 0.5)')
         bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(y.shape)}, {total:,} parameters{bias_note}, '
+        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}, '
                      f'{macs:,} multiply-adds per example')
     checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
                'allowed)', 'every layer used', 'gradients reach the input',
@@ -649,6 +861,70 @@ def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _requi
     if v15:
         print('Note: your stride is on the 3x3 convolution ("ResNet v1.5", as in torchvision); the '
               'reference puts it on the first 1x1 convolution, as in the paper. Both are accepted.')
+
+
+def judge_preact(student, inputs):
+    """The pre-activation check's judgement of ``student`` (Asked or Recorded) on ``inputs``."""
+    name, lines = student.name, []
+    for i, setting in enumerate(SETTINGS):
+        x = inputs[i]
+        where, ran, calls, _, total, biases = _common_checks(student, i, models.PreActResidual, x)
+        reference = _build(models.PreActResidual, setting, 'reference')
+        _run(reference, x, 'reference', '')
+        _check_behaviour({True: student.answer(i, 'train'), False: student.answer(i, 'predict')},
+                         reference, behaviour.preact_design(setting.use_1x1conv), x, where,
+                         'the reference')
+        for call in calls:
+            if call.kind == 'Conv2D' and float(call.input.min()) < 0:
+                k = call.weight_shape[2]
+                what = ('the projection reads the raw input x; in ResNet v2 it reads the '
+                        'pre-activated input relu(bn1(x)), like the first 3x3 convolution'
+                        if k == 1 else 'a convolution must come after BN and ReLU, not before')
+                _fail(f'a {k}x{k} convolution reads an input with negative values', where,
+                      'the output of a ReLU (BN -> ReLU -> conv)', 'negative values', what + '.')
+        if setting.identity:
+            xs = x.asnumpy()
+            _check_identity(student.answer(i, 'identity'), xs, [
+                (onp.zeros_like(xs), 'no shortcut: the input is not added back',
+                 'return branch + x.'),
+                (onp.maximum(xs, 0), 'a ReLU after the addition',
+                 'in ResNet v2 nothing follows the addition.'),
+                (xs + BRANCH_SHIFT, 'the branch ends with a batch norm',
+                 'in ResNet v2 it ends with the second convolution.'),
+                (onp.maximum(xs + BRANCH_SHIFT, 0), 'this is the ResNet v1 order',
+                 'conv-BN-ReLU with a ReLU after the addition is v1; v2 is BN-ReLU-conv.'),
+            ], where, 'x itself')
+        bias_note = f', {biases} of them convolution biases' if biases else ''
+        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}')
+    checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
+               'allowed)', 'every layer used', 'gradients reach the input',
+               'every convolution, the projection included, reads a ReLU output',
+               'the identity shortcut carries the input unchanged (output = x when the branch is '
+               'zero)']
+    _report('check_preact', name, 'PreActResidual', lines, checked)
+
+
+@_checked('check_bottleneck')
+@checked
+def check_bottleneck(cls: Annotated[type, Check(arguments.anything)]):  # _require_class checks it
+    """Check a student's bottleneck block class against ``d2lutils.models.Bottleneck``. Used in the
+    bottleneck exercise.
+
+    Parameters
+    ----------
+    cls : type
+        The student's block class itself (not an instance), built as
+        ``cls(num_channels, use_1x1conv=False, strides=1)``.
+
+    Prints what was checked when the block passes; raises ``CheckFailed`` (an ``AssertionError``)
+    naming the first difference otherwise. The module docstring lists the checks. In the grading
+    sandbox it only records the block's answers, which the grader judges outside.
+    """
+    if _grading():
+        return _answer_for_grader('check_bottleneck', cls)
+    _require_class(cls, 'check_bottleneck', 'Bottleneck')
+    inputs = [_inputs(s) for s in SETTINGS]
+    judge_bottleneck(Asked(cls, inputs, BLOCK_CHECKS['check_bottleneck'][2]), inputs)
 
 
 @_checked('check_preact')
@@ -663,43 +939,136 @@ def check_preact(cls: Annotated[type, Check(arguments.anything)]):  # _require_c
         The student's block class itself (not an instance), as for ``check_bottleneck``; passing and
         failing work as there.
     """
+    if _grading():
+        return _answer_for_grader('check_preact', cls)
     _require_class(cls, 'check_preact', 'PreActResidual')
-    name, lines = cls.__name__, []
-    for setting in SETTINGS:
-        where, x, block, y, calls, _, total, biases = _common_checks(
-            cls, models.PreActResidual, setting, name, 'applied to relu(bn1(x)).')
-        reference = _build(models.PreActResidual, setting, 'reference')
-        _run(reference, x, 'reference', '')
-        _check_behaviour(block, reference, behaviour.preact_design(setting.use_1x1conv), x, where,
-                         'the reference')
-        for call in calls:
-            if float(call.input.min()) < 0:
-                k = call.layer.weight.shape[2]
-                what = ('the projection reads the raw input x; in ResNet v2 it reads the '
-                        'pre-activated input relu(bn1(x)), like the first 3x3 convolution'
-                        if k == 1 else 'a convolution must come after BN and ReLU, not before')
-                _fail(f'a {k}x{k} convolution reads an input with negative values', where,
-                      'the output of a ReLU (BN -> ReLU -> conv)', 'negative values', what + '.')
-        if setting.identity:
-            xs = x.asnumpy()
-            _check_identity(block, x, xs, [
-                (onp.zeros_like(xs), 'no shortcut: the input is not added back',
-                 'return branch + x.'),
-                (onp.maximum(xs, 0), 'a ReLU after the addition',
-                 'in ResNet v2 nothing follows the addition.'),
-                (xs + BRANCH_SHIFT, 'the branch ends with a batch norm',
-                 'in ResNet v2 it ends with the second convolution.'),
-                (onp.maximum(xs + BRANCH_SHIFT, 0), 'this is the ResNet v1 order',
-                 'conv-BN-ReLU with a ReLU after the addition is v1; v2 is BN-ReLU-conv.'),
-            ], where, 'x itself')
-        bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(y.shape)}, {total:,} parameters{bias_note}')
-    checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
-               'allowed)', 'every layer used', 'gradients reach the input',
-               'every convolution, the projection included, reads a ReLU output',
-               'the identity shortcut carries the input unchanged (output = x when the branch is '
-               'zero)']
-    _report('check_preact', name, 'PreActResidual', lines, checked)
+    inputs = [_inputs(s) for s in SETTINGS]
+    judge_preact(Asked(cls, inputs, BLOCK_CHECKS['check_preact'][2]), inputs)
+
+
+# check name: (judgement, the reference's name, hint for a forward pass that fails)
+BLOCK_CHECKS = {
+    'check_bottleneck': (judge_bottleneck, 'Bottleneck',
+                         'the branch and the shortcut must have the same shape when they are '
+                         'added: with use_1x1conv=True the shortcut is a 1x1 convolution to '
+                         'num_channels with the same strides, followed by batch norm.'),
+    'check_preact': (judge_preact, 'PreActResidual',
+                     'the branch and the shortcut must have the same shape when they are added: '
+                     'with use_1x1conv=True the shortcut is a 1x1 convolution to num_channels '
+                     'with the same strides, applied to relu(bn1(x)).'),
+}
+
+
+# --------------------------------------------------------------------------- a whole network
+FUNCTION_IMAGE = 64  # side of the image on which a network's function is compared
+
+
+def _control_network(net):
+    """Controlled values for every layer with parameters, the dense layers' included (weights as
+    a convolution's of the same shape, biases zero), so two networks of one architecture compute
+    the same function whatever their parameters are named."""
+    behaviour.set_controlled_weights(net)
+    for dense in walker.layers(net, nn.Dense):
+        dense.weight.set_data(np.array(behaviour.controlled_values(dense.weight.shape, 'weight')))
+        if dense.bias is not None:
+            dense.bias.set_data(np.zeros(dense.bias.shape))
+
+
+def _network_answers(net, image_size, image):
+    """What check_resnet asks of a network: its output shape on one ``image_size`` image, its
+    parameters, and its output on ``image`` with controlled weights, in inference mode."""
+    where = 'your network'
+    try:
+        if any(p._data is None and not p._deferred_init for p in net.collect_params().values()):
+            net.initialize(init.Xavier())
+        y = _forward(net, np.zeros((1, 3, image_size, image_size)), training=False)
+    except NotImplementedError as e:
+        _not_implemented(e, where, 'the forward pass')
+    except Exception as e:
+        _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
+              hint='read the error: it names the layer whose input does not fit.')
+    shape = None if _numpy(y) is None else list(_numpy(y).shape)
+    total, biases = _count(net)
+    params = [[n, list(p.shape), bool(p._deferred_init)] for n, p in net.collect_params().items()]
+    _control_network(net)
+    return {'shape': shape, 'type': type(y).__name__, 'total': total, 'biases': biases,
+            'params': params, 'function': _numpy(_forward(net, image, training=False))}
+
+
+def _reference_network(depth, num_classes, version, v15=False):
+    """models.resnet(depth), initialized on ``FUNCTION_IMAGE`` images; with ``v15`` its "ResNet
+    v1.5" twin (the stride on each first bottleneck's 3x3 convolution), which check_bottleneck
+    accepts too."""
+    net = models.resnet(depth, num_classes=num_classes, version=version)
+    if v15:
+        kind, blocks = models.RESNET_SPEC[depth]
+        twin, stage = nn.HybridSequential(), 0
+        for child in net:
+            if isinstance(child, nn.HybridSequential):
+                child = models.resnet_stage(_bottleneck_v15(), models.STAGE_WIDTHS[kind][stage],
+                                            blocks[stage], first_stage=stage == 0)
+                stage += 1
+            twin.add(child)
+        net = twin
+    net.initialize(init.Xavier())
+    _forward(net, np.zeros((1, 3, FUNCTION_IMAGE, FUNCTION_IMAGE)), training=False)
+    return net
+
+
+def _same_function(mine, out):
+    return mine is not None and mine.shape == out.shape and onp.allclose(
+        mine, out, rtol=1e-3, atol=1e-3 * max(1.0, float(onp.abs(out).max())))
+
+
+def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, image=None):
+    """check_resnet's judgement of a network's answers (``_network_answers``)."""
+    where = f'your ResNet-{depth}'
+    reference = _reference_network(depth, num_classes, version)
+    expected_shape = (1, num_classes)  # global average pooling: whatever the image size
+    got = tuple(answer['shape'] or ())
+    if answer['shape'] is None or got != expected_shape:
+        _fail('wrong output shape', where,
+              f'{expected_shape} for one {image_size}x{image_size} image',
+              f'{got}' if answer['shape'] is not None else answer['type'],
+              'the network ends with global average pooling and a Dense(num_classes) layer.')
+    _check_all_used(answer['params'], where)
+    total, biases = answer['total'], answer['biases']
+    expected, ref_biases = _count(reference)
+    expected -= ref_biases
+    if total - biases != expected:
+        _fail(f'{total - biases - expected:+,} trainable parameters compared with '
+              f'models.resnet({depth})', where,
+              f'{expected:,} trainable parameters (convolution biases not counted)',
+              f'{total - biases:,}',
+              f'Table 1: blocks per stage {models.RESNET_SPEC[depth][1]}; the first block of every '
+              'stage projects, with stride 1 in the first stage (after the max-pooling) and 2 in '
+              'the others.')
+    mine = answer['function']
+    _control_network(reference)
+    out = _forward(reference, image, training=False).asnumpy()
+    same = _same_function(mine, out)
+    if not same and version == 1 and models.RESNET_SPEC[depth][0] == 'bottleneck':
+        twin = _reference_network(depth, num_classes, version, v15=True)
+        _control_network(twin)
+        same = _same_function(mine, _forward(twin, image, training=False).asnumpy())
+    if not same:
+        _fail(f'your ResNet-{depth} computes another function than models.resnet({depth})', where,
+              f'with every layer given values fixed by its shape, the output of '
+              f'models.resnet({depth}) on a {FUNCTION_IMAGE}x{FUNCTION_IMAGE} image, first values '
+              f'{_first(out)}', 'other values' if mine is None or mine.shape != out.shape
+              else f'first values {_first(mine)}',
+              'if the block check fails, fix the block first (the network is built from '
+              'it); else the layers are right in number but not in order: stem, the four '
+              'stages in order, global average pooling, dense layer; each stage\'s first block '
+              'projects.')
+    print(f'check_resnet: passed. Output {expected_shape}, {expected:,} trainable parameters '
+          f'(convolution biases not counted), as d2lutils.models.resnet({depth}), and the same '
+          'function (every layer given values fixed by its shape).')
+
+
+def _function_image(seed=0):
+    return np.array(onp.random.RandomState(seed).normal(
+        0, 1, size=(1, 3, FUNCTION_IMAGE, FUNCTION_IMAGE)).astype(onp.float32))
 
 
 @_checked('check_resnet')
@@ -712,8 +1081,11 @@ def check_resnet(net: models.Net,
     """Check a whole network against ``models.resnet(depth, num_classes, version)``. Used in the
     bottleneck exercise.
 
-    Compares the output shape on one 3-channel ``image_size`` image and the number of trainable
-    parameters (convolution biases not counted).
+    Compares the output shape on one 3-channel ``image_size`` image, the number of trainable
+    parameters (convolution biases not counted), and the function: with every layer given values
+    fixed by its shape (``behaviour.controlled_values``), the network must return what the
+    reference returns on a random image, in inference mode (a network whose stride is on the
+    bottleneck's 3x3 convolution is compared with that variant of the reference).
 
     Parameters
     ----------
@@ -728,36 +1100,97 @@ def check_resnet(net: models.Net,
     image_size : int
         Side of the square test image.
     """
+    if _grading():
+        return _answer_for_grader('check_resnet', net)
     d2lutils.seed_everything(0)
-    x = np.random.uniform(size=(1, 3, image_size, image_size))
-    reference = models.resnet(depth, num_classes=num_classes, version=version)
-    reference.initialize(init.Xavier())
-    where = f'your ResNet-{depth}'
+    image = _function_image()
+    judge_resnet(_network_answers(net, image_size, image), depth, version, num_classes,
+                 image_size, image)
+
+
+# --------------------------------------------------------------------------- grading
+# In the grading sandbox D2LUTILS_ANSWERS names the folder for the answers and the seed of the
+# inputs, which the grader chose and the judgement uses again. A check cell starts with
+# ``begin_cell(grade_id)``; each check the cell calls writes '<grade_id>-<n>.json/.npz'.
+_cell = {'grade_id': None, 'calls': 0}
+
+
+def _grading():
+    return bool(os.environ.get('D2LUTILS_ANSWERS'))
+
+
+def begin_cell(grade_id):
+    """The grader's first line in a check cell in the sandbox: the answers that follow are its."""
+    _cell.update(grade_id=str(grade_id), calls=0)
+
+
+def grading_inputs(seed):
+    """The inputs of the block checks when grading: chosen by the grader (``seed``), per setting."""
+    rng = onp.random.RandomState(seed)
+    return [np.array(rng.normal(0, 1, size=s.input_shape).astype(onp.float32)) for s in SETTINGS]
+
+
+def _answer_for_grader(check_name, target):
+    folder, seed = os.environ['D2LUTILS_ANSWERS'].rsplit(':', 1)
+    seed = int(seed)
+    if check_name == 'check_resnet':
+        try:
+            data = {'check': check_name, 'value': _network_answers(
+                target, 224, _function_image(seed))}
+        except CheckFailed as failure:
+            data = {'check': check_name, **_failure_data(failure)}
+    else:
+        data = record_block(target, check_name, grading_inputs(seed))
+    if _cell['grade_id'] is None:
+        return None  # a check the student ran outside the check cells: nothing to grade
+    answers.save(folder, f'{_cell["grade_id"]}-{_cell["calls"]}', _as_data(data))
+    _cell['calls'] += 1
+    print(f'{check_name}: answers recorded for the grader, who checks them outside this notebook.')
+    return None
+
+
+def judge(check_name, data, seed, args=()):
+    """Judge the answers ``data`` (``answers.load``) to ``check_name`` when grading, with the
+    teacher's arguments ``args`` (after the first, e.g. the depth of check_resnet): returns the
+    check's printed report, or raises CheckFailed (TypeError for a wrong argument)."""
+    if not isinstance(data, dict) or data.get('check') != check_name:
+        _fail(f'the grader got no answers from {check_name}',
+              hint='the check cell did not run to the end, or something changed the check.')
+    if check_name == 'check_resnet':
+        if 'failed' in data:
+            raise CheckFailed(*(data['failed'].get(k) for k in
+                                ('headline', 'where', 'expected', 'got', 'hint')))
+        value = dict(data['value'])
+        for key in ('shape', 'function'):
+            value[key] = None if value.get(key) is None else (
+                tuple(int(d) for d in value[key]) if key == 'shape'
+                else onp.asarray(value[key], dtype=onp.float32))
+        judged = functools.partial(judge_resnet, value, *args, image=_function_image(seed))
+        name = None
+    else:
+        if 'type_error' in data:
+            raise TypeError(str(data['type_error']))
+        if 'class_failed' in data:
+            raise CheckFailed(*(data['class_failed'].get(k) for k in
+                                ('headline', 'where', 'expected', 'got', 'hint')))
+        inputs = grading_inputs(seed)
+        student = Recorded(data, inputs)
+        name = student.name
+
+        def judged():
+            _not_the_library(student, BLOCK_CHECKS[check_name][1])
+            BLOCK_CHECKS[check_name][0](student, inputs)
+    import contextlib
+    import io
+    printed = io.StringIO()
+    before = npx.is_np_shape(), npx.is_np_array()
+    npx.set_np()
     try:
-        if any(p._data is None and not p._deferred_init for p in net.collect_params().values()):
-            net.initialize(init.Xavier())
-        y = _forward(net, x, training=False)
-    except NotImplementedError as e:
-        _not_implemented(e, where, 'the forward pass')
-    except Exception as e:
-        _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
-              hint='read the error: it names the layer whose input does not fit.')
-    expected_shape = reference(x).shape
-    if tuple(y.shape) != tuple(expected_shape):
-        _fail('wrong output shape', where,
-              f'{expected_shape} for one {image_size}x{image_size} image', f'{tuple(y.shape)}',
-              'the network ends with global average pooling and a Dense(num_classes) layer.')
-    _check_all_used(net, where)
-    total, biases = _count(net)
-    expected, ref_biases = _count(reference)
-    expected -= ref_biases
-    if total - biases != expected:
-        _fail(f'{total - biases - expected:+,} trainable parameters compared with '
-              f'models.resnet({depth})', where,
-              f'{expected:,} trainable parameters (convolution biases not counted)',
-              f'{total - biases:,}',
-              f'Table 1: blocks per stage {models.RESNET_SPEC[depth][1]}; the first block of every '
-              'stage projects, with stride 1 in the first stage (after the max-pooling) and 2 in '
-              'the others.')
-    print(f'check_resnet: passed. Output {tuple(y.shape)}, {expected:,} trainable parameters '
-          f'(convolution biases not counted), as d2lutils.models.resnet({depth}).')
+        with contextlib.redirect_stdout(printed):
+            judged()
+    except CheckFailed as failure:
+        failure.check = f'{check_name}({name})' if name else check_name
+        raise
+    finally:
+        npx.set_np(shape=before[0], array=before[1])
+    return printed.getvalue()
