@@ -247,7 +247,8 @@ def second_half(values):
 
 
 def summary(results):
-    """One line per job: final errors and the mean training error over the second half."""
+    """One line per job: the last epoch's errors, the mean training error over the second half of the
+    epochs (finished jobs only) and the minutes; then, per seed, whether each half of the claim holds."""
     lines = [f'{"job":20s} {"epochs":>6s} {"train err":>9s} {"2nd half":>8s} {"test err":>8s} '
              f'{"minutes":>7s}']
     for depth, residual, seed in results['jobs']:
@@ -257,10 +258,42 @@ def summary(results):
             lines.append(f'{key:20s} {0:6d}')
             continue
         train = [e['train_error'] for e in epochs]
-        lines.append(f'{key:20s} {len(epochs):6d} {train[-1]:9.4f} '
-                     f'{onp.mean(second_half(train)):8.4f} {epochs[-1]["test_error"]:8.4f} '
-                     f'{sum(e["seconds"] for e in epochs) / 60:7.1f}')
+        half = (f'{onp.mean(second_half(train)):8.4f}'
+                if len(epochs) == results['recipe']['epochs'] else f'{"-":>8s}')
+        lines.append(f'{key:20s} {len(epochs):6d} {train[-1]:9.4f} {half} '
+                     f'{epochs[-1]["test_error"]:8.4f} {sum(e["seconds"] for e in epochs) / 60:7.1f}')
+    shallow = min(results['recipe']['depths'])
+    for seed, depth, residual_lower, plain_higher in both_halves(results):
+        lines.append(f'seed {seed}, second half: residual-{depth} below residual-{shallow}: '
+                     f'{"yes" if residual_lower else "no"}; plain-{depth} above plain-{shallow}: '
+                     f'{"yes" if plain_higher else "no"}')
     return '\n'.join(lines)
+
+
+def both_halves(results):
+    """Per seed and deeper depth: does the claim's each half hold at every epoch of the second half?
+
+    Returns rows ``(seed, depth, residual_lower, plain_higher)``, comparing with the shallowest depth:
+    ``residual_lower`` when the deeper residual network's training error is below the shallow one's,
+    ``plain_higher`` when the deeper plain network's is above the shallow one's. Jobs not finished
+    are left out.
+    """
+    def curve(depth, residual, seed):
+        run = results['runs'].get(job_key(depth, residual, seed), {})
+        epochs = run.get('epochs', [])
+        return onp.array(second_half([e['train_error'] for e in epochs])) \
+            if len(epochs) == results['recipe']['epochs'] else None
+    recipe = results['recipe']
+    shallow, rows = min(recipe['depths']), []
+    for seed in recipe['seeds']:
+        for depth in sorted(recipe['depths']):
+            curves = [curve(d, r, seed) for d in (shallow, depth) for r in (False, True)]
+            if depth == shallow or any(c is None for c in curves):
+                continue
+            plain_shallow, residual_shallow, plain_deep, residual_deep = curves
+            rows.append((seed, depth, bool(onp.all(residual_deep < residual_shallow)),
+                         bool(onp.all(plain_deep > plain_shallow))))
+    return rows
 
 
 def main(argv=None):

@@ -111,3 +111,19 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     trained.clear()
     depth.run_all(depth.TINY, out)
     assert trained == []  # everything was done
+
+
+def test_both_halves_compares_the_second_half_with_the_shallowest_depth():
+    recipe = dict(depth.TINY, depths=[8, 32], seeds=[0], epochs=4)
+    curves = {(8, False): [.5, .4, .3, .2], (8, True): [.5, .4, .3, .2],
+              (32, False): [.6, .5, .35, .25],   # above plain-8 in epochs 3 and 4
+              (32, True): [.6, .45, .25, .19]}   # above residual-8 early, below it in epochs 3 and 4
+    results = {'recipe': recipe, 'jobs': [], 'runs': {
+        depth.job_key(d, r, 0): {'epochs': [{'train_error': x} for x in curve]}
+        for (d, r), curve in curves.items()}}
+    assert depth.both_halves(results) == [(0, 32, True, True)]
+    results['runs'][depth.job_key(32, True, 0)]['epochs'][2]['train_error'] = .3  # ties residual-8
+    results['runs'][depth.job_key(32, False, 0)]['epochs'][3]['train_error'] = .2  # ties plain-8
+    assert depth.both_halves(results) == [(0, 32, False, False)]
+    del results['runs'][depth.job_key(32, True, 0)]['epochs'][3]  # unfinished: left out
+    assert depth.both_halves(results) == []
