@@ -65,21 +65,22 @@ RECIPE = {
     'augmentation': 'none',
     'init': 'he_normal',
     'widths': [16, 32, 64],
-    'depths': [8, 32],
-    'seeds': [0, 1, 2],
 }
+# The jobs a run asks for unless told otherwise: every depth, plain and residual, every seed.
+DEPTHS = (8, 32)
+SEEDS = (0, 1, 2)
 # A setting that runs in seconds, for the tests and for trying the script.
 TINY = dict(RECIPE, train_size=256, train_eval_size=128, test_size=128, batch_size=64, epochs=2,
-            widths=[4, 8, 8], depths=[8], seeds=[0])
+            widths=[4, 8, 8])
 
 
 def job_key(depth, residual, seed):
     return f'{network_name(depth, residual)} seed {seed}'
 
 
-def declared_jobs(recipe):
-    """Every (depth, residual, seed) of a recipe, seed first, so an early stop leaves whole seeds."""
-    return [(depth, residual, seed) for seed in recipe['seeds'] for depth in recipe['depths']
+def declared_jobs(depths, seeds):
+    """Every (depth, residual, seed), seed first, so that an early stop leaves whole seeds."""
+    return [(depth, residual, seed) for seed in seeds for depth in depths
             for residual in (False, True)]
 
 
@@ -196,8 +197,12 @@ def run_job(results, out, recipe, arrays, depth, residual, seed):
         return
     train, train_eval, test = arrays
     net, trainer = build(recipe, depth, residual, seed)
+    params, states = checkpoint_paths(key, done)
+    if done and not (params.exists() and states.exists()):
+        print(f'{key}: no checkpoint of epoch {done} (a fresh clone?): training it again from the '
+              f'start', flush=True)
+        done, run['epochs'] = 0, []
     if done:
-        params, states = checkpoint_paths(key, done)
         net.load_parameters(str(params))
         trainer.load_states(str(states))
         print(f'{key}: resuming after epoch {done}', flush=True)
@@ -227,12 +232,14 @@ def run_job(results, out, recipe, arrays, depth, residual, seed):
     remove_checkpoints(key)
 
 
-def run_all(recipe, out):
-    """Run every declared job of ``recipe`` that is not finished in ``out``."""
+def run_all(recipe, out, depths=DEPTHS, seeds=SEEDS):
+    """Run every job of ``depths`` and ``seeds`` that is not finished in ``out``.
+
+    The file declares these jobs (``jobs``); runs of other jobs that it holds stay in ``runs``, so a
+    later call that asks for them again continues them.
+    """
     results = load_results(out, recipe)
-    for job in declared_jobs(recipe):
-        if list(job) not in results['jobs']:
-            results['jobs'].append(list(job))
+    results['jobs'] = [list(job) for job in declared_jobs(depths, seeds)]
     print(f'{cpu_description()}; load {os.getloadavg()[0]:.2f}; {len(results["jobs"])} jobs, '
           f'{updates_per_epoch(recipe) * recipe["epochs"]} updates each -> {out}', flush=True)
     arrays = load_arrays(recipe)
@@ -262,7 +269,7 @@ def summary(results):
                 if len(epochs) == results['recipe']['epochs'] else f'{"-":>8s}')
         lines.append(f'{key:20s} {len(epochs):6d} {train[-1]:9.4f} {half} '
                      f'{epochs[-1]["test_error"]:8.4f} {sum(e["seconds"] for e in epochs) / 60:7.1f}')
-    shallow = min(results['recipe']['depths'])
+    shallow = min(depth for depth, _, _ in results['jobs'])
     for seed, depth, residual_lower, plain_higher in both_halves(results):
         lines.append(f'seed {seed}, second half: residual-{depth} below residual-{shallow}: '
                      f'{"yes" if residual_lower else "no"}; plain-{depth} above plain-{shallow}: '
@@ -283,10 +290,11 @@ def both_halves(results):
         epochs = run.get('epochs', [])
         return onp.array(second_half([e['train_error'] for e in epochs])) \
             if len(epochs) == results['recipe']['epochs'] else None
-    recipe = results['recipe']
-    shallow, rows = min(recipe['depths']), []
-    for seed in recipe['seeds']:
-        for depth in sorted(recipe['depths']):
+    depths = sorted({depth for depth, _, _ in results['jobs']})
+    seeds = sorted({seed for _, _, seed in results['jobs']})
+    shallow, rows = depths[0], []
+    for seed in seeds:
+        for depth in depths:
             curves = [curve(d, r, seed) for d in (shallow, depth) for r in (False, True)]
             if depth == shallow or any(c is None for c in curves):
                 continue
@@ -299,6 +307,8 @@ def both_halves(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
+    parser.add_argument('--depths', type=int, nargs='+', default=DEPTHS, help='6n + 2 each')
+    parser.add_argument('--seeds', type=int, nargs='+', default=SEEDS)
     parser.add_argument('--tiny', action='store_true', help='the tiny setting (seconds)')
     parser.add_argument('--summary', action='store_true', help='print the stored results only')
     args = parser.parse_args(argv)
@@ -307,7 +317,7 @@ def main(argv=None):
     if args.summary:
         print(summary(load_results(args.out, recipe)))
         return
-    results = run_all(recipe, args.out)
+    results = run_all(recipe, args.out, args.depths, args.seeds)
     print(summary(results))
 
 

@@ -36,7 +36,12 @@ def test_committed_result_has_the_current_recipe(stored):
 
 
 def test_committed_result_is_complete(stored):
-    assert [tuple(job) for job in stored['jobs']] == depth.declared_jobs(depth.RECIPE)
+    """Every declared job has all its epochs, and the jobs are a whole grid: every depth plain and
+    residual for every seed, 8 and 32 layers at least."""
+    depths = sorted({job[0] for job in stored['jobs']})
+    seeds = sorted({job[2] for job in stored['jobs']})
+    assert {8, 32} <= set(depths)
+    assert sorted(map(tuple, stored['jobs'])) == sorted(depth.declared_jobs(depths, seeds))
     per_epoch = depth.updates_per_epoch(depth.RECIPE)
     for depth_, residual, seed in stored['jobs']:
         run = stored['runs'][depth.job_key(depth_, residual, seed)]
@@ -52,7 +57,8 @@ def test_committed_result_is_complete(stored):
 
 
 def test_committed_result_names_the_cpu(stored):
-    for run in stored['runs'].values():
+    for depth_, residual, seed in stored['jobs']:
+        run = stored['runs'][depth.job_key(depth_, residual, seed)]
         assert run['cpus'], 'no CPU recorded'
         for cpu in run['cpus']:
             assert not cpu.startswith('unknown CPU') and '(family' in cpu, cpu
@@ -88,37 +94,54 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     monkeypatch.setattr(depth, 'load_arrays', lambda recipe: arrays)
 
     interrupt_at = None
-    whole = depth.run_all(depth.TINY, tmp_path / 'whole.json')
-    jobs = len(depth.declared_jobs(depth.TINY))
+    def run_all(out):
+        return depth.run_all(depth.TINY, out, depths=[8], seeds=[0])
+
+    whole = run_all(tmp_path / 'whole.json')
+    jobs = len(depth.declared_jobs([8], [0]))
     assert jobs >= 2 and trained == [1, 2] * jobs
 
     out = tmp_path / 'interrupted.json'
     trained.clear()
     interrupt_at = 2  # in the first job's second epoch
     with pytest.raises(KeyboardInterrupt):
-        depth.run_all(depth.TINY, out)
+        run_all(out)
     first = json.loads(out.read_text())
     assert [len(run['epochs']) for run in first['runs'].values()] == [1]
 
     trained.clear()
     interrupt_at = None
-    resumed = depth.run_all(depth.TINY, out)
+    resumed = run_all(out)
     assert trained == [2] + [1, 2] * (jobs - 1)  # the first job's first epoch is not trained again
     assert without_timings(resumed) == without_timings(whole)
     assert list(resumed['runs'].values())[0]['epochs'][0] == list(first['runs'].values())[0]['epochs'][0]
     assert not list((tmp_path / 'checkpoints').iterdir())  # finished jobs leave no checkpoints
 
     trained.clear()
-    depth.run_all(depth.TINY, out)
+    run_all(out)
     assert trained == []  # everything was done
+
+    # Interrupted again, then continued without the checkpoint (a fresh clone has none): the
+    # unfinished job starts again from its first epoch and ends where it would have.
+    out = tmp_path / 'no_checkpoint.json'
+    trained.clear()
+    interrupt_at = 2
+    with pytest.raises(KeyboardInterrupt):
+        run_all(out)
+    for path in (tmp_path / 'checkpoints').iterdir():
+        path.unlink()
+    trained.clear()
+    interrupt_at = None
+    assert without_timings(run_all(out)) == without_timings(whole)
+    assert trained == [1, 2] * jobs
 
 
 def test_both_halves_compares_the_second_half_with_the_shallowest_depth():
-    recipe = dict(depth.TINY, depths=[8, 32], seeds=[0], epochs=4)
+    recipe = dict(depth.TINY, epochs=4)
     curves = {(8, False): [.5, .4, .3, .2], (8, True): [.5, .4, .3, .2],
               (32, False): [.6, .5, .35, .25],   # above plain-8 in epochs 3 and 4
               (32, True): [.6, .45, .25, .19]}   # above residual-8 early, below it in epochs 3 and 4
-    results = {'recipe': recipe, 'jobs': [], 'runs': {
+    results = {'recipe': recipe, 'jobs': depth.declared_jobs([8, 32], [0]), 'runs': {
         depth.job_key(d, r, 0): {'epochs': [{'train_error': x} for x in curve]}
         for (d, r), curve in curves.items()}}
     assert depth.both_halves(results) == [(0, 32, True, True)]
