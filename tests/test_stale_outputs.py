@@ -3,11 +3,12 @@
 Notebooks are committed with the outputs of a long run in the ``cpu`` profile, and their training
 cells carry ``NBVAL_IGNORE_OUTPUT``, so nbval never sees a line such as ``Training: 3 epoch(s) ...``
 that a later change of a profile, of ``training.train`` or of a chapter's arguments has made false.
-This test re-runs every notebook that states settings, in the ``cpu`` profile, with its own code and
-the library's own printing, but with every pass over the data cut to one batch
-(``settings_check_kernel``), and compares the settings each cell printed with the stored ones, cell
-by cell, whatever the cell's marker says. Later cells that need real training results may fail
-there; that is ignored unless the failing cell prints settings.
+This test re-runs, for every notebook that states settings, the cells that state them and the cells
+they need (read from the code: every earlier cell that defines a name they read), all notebooks in
+one kernel in the ``cpu`` profile, with their own code and the library's own printing but little
+work (``settings_check_kernel``: one batch per pass over the data, a one-layer network trained in
+place of the chapter's). It compares the settings each cell printed with the stored ones, cell by
+cell, whatever the cell's marker says; a settings cell that fails in the check is reported too.
 """
 import ast
 import copy
@@ -57,11 +58,15 @@ def error(cell):
                  if o.output_type == 'error'), None)
 
 
+def parse(source):
+    """A cell's code as a Python syntax tree, its magics read as Python."""
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
 def names(source):
-    """(names a cell defines, names it reads), its magics read as Python."""
-    tree = ast.parse(TransformerManager().transform_cell(source))
+    """(names a cell defines, names it reads)."""
     defined, read = set(), set()
-    for node in ast.walk(tree):
+    for node in ast.walk(parse(source)):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
         elif isinstance(node, ast.arg):
@@ -80,8 +85,7 @@ def settings_cells(notebook):
     printing = {i for i in code
                 if settings_lines(stdout(notebook.cells[i])) or
                 PRINTS_SETTINGS.search(notebook.cells[i].source)}
-    wrappers = {node.name for i in printing
-                for node in ast.parse(TransformerManager().transform_cell(notebook.cells[i].source)).body
+    wrappers = {node.name for i in printing for node in parse(notebook.cells[i].source).body
                 if isinstance(node, ast.FunctionDef)}
     return sorted(printing | {i for i in code if names(notebook.cells[i].source)[1] & wrappers})
 
