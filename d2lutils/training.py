@@ -345,7 +345,8 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
     """Train ``net`` with softmax cross-entropy and SGD from fresh Xavier weights; return a
     ``History``. Used in chapters 1, 2 and 5 and the pre-activation exercise.
 
-    It prints first the settings it runs with (``describe_run``). Arguments are checked before
+    It prints first the settings it runs with (``describe_run``), and with live curves again above
+    the final summary, since every redraw clears the cell's output. Arguments are checked before
     anything runs, and the first batch's scores against its labels.
     If the training loss becomes NaN or infinite, training stops at the end of that epoch (or at
     the first batch, or at a point of the live plot, if seen there) with ``TrainingDivergedError``.
@@ -379,7 +380,8 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
     """
     devices = as_device_list(devices)
     check_schedule_length(optimizer_params, num_epochs, len(train_iter))
-    print(describe_run(num_epochs, lr, len(train_iter), devices, optimizer_params, hybridize))
+    settings = describe_run(num_epochs, lr, len(train_iter), devices, optimizer_params, hybridize)
+    print(settings)
     net.initialize(init.Xavier(), ctx=devices, force_reinit=True)
     if hybridize:
         net.hybridize(**(hybridize if isinstance(hybridize, dict) else {}))
@@ -441,7 +443,8 @@ def train(net: Net, train_iter: Loader, test_iter: Loader,
             animator.add(epoch + 1, (None, None, history.test_acc[-1]))
         else:
             print(f'epoch {epoch + 1}/{num_epochs}: {history.summary()}')
-    if animator:
+    if animator:  # the last redraw cleared the first line
+        print(settings)
         print(history.summary())
     return history
 

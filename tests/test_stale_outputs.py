@@ -3,19 +3,23 @@
 Notebooks are committed with the outputs of a long run in the ``cpu`` profile, and their training
 cells carry ``NBVAL_IGNORE_OUTPUT``, so nbval never sees a line such as ``Training: 3 epoch(s) ...``
 that a later change of a profile, of ``training.train`` or of a chapter's arguments has made false.
-This test re-runs every notebook that states settings, in the ``cpu`` profile, with its own code and
-the library's own printing, but with every pass over the data cut to one batch
-(``settings_check_kernel``), and compares the settings each cell printed with the stored ones, cell
-by cell, whatever the cell's marker says. Later cells that need real training results may fail
-there; that is ignored unless the failing cell prints settings.
+This test re-runs, for every notebook that states settings, the cells that state them and the cells
+they need (read from the code: every earlier cell that defines a name they read), all notebooks in
+one kernel in the ``cpu`` profile, with their own code and the library's own printing but little
+work (``settings_check_kernel``: one batch per pass over the data, a one-layer network trained in
+place of the chapter's). It compares the settings each cell printed with the stored ones, cell by
+cell, whatever the cell's marker says; a settings cell that fails in the check is reported too.
 """
+import ast
 import copy
 import os
 import pathlib
 import re
+import resource
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -54,45 +58,109 @@ def error(cell):
                  if o.output_type == 'error'), None)
 
 
-def has_outputs(notebook):
-    return any(cell.get('outputs') for cell in notebook.cells if cell.cell_type == 'code')
+def parse(source):
+    """A cell's code as a Python syntax tree, its magics read as Python."""
+    return ast.parse(TransformerManager().transform_cell(source))
 
 
-def states_settings(notebook):
-    """Whether a notebook's stored outputs or its code state settings."""
-    return any(settings_lines(stdout(cell)) or PRINTS_SETTINGS.search(cell.source)
-               for cell in notebook.cells if cell.cell_type == 'code')
+def names(source):
+    """(names a cell defines, names it reads)."""
+    defined, read = set(), set()
+    for node in ast.walk(parse(source)):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split('.')[0] for a in node.names)
+    return defined, read
 
 
-def execute(notebook, directory, setup, profile=COMMITTED_PROFILE, timeout=300):
-    """Run ``notebook`` in a fresh kernel in ``profile``, after the code ``setup``; return the
-    executed copy (errors are kept in the cells' outputs, and execution goes on after them)."""
-    notebook = copy.deepcopy(notebook)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(setup))
-    client = NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name='python3',
-                            resources={'metadata': {'path': str(directory)}})
+def settings_cells(notebook):
+    """Indices of the code cells that store settings or whose code prints them: those that call
+    ``train``, print a profile, or call a function a cell of the notebook defines around them."""
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == 'code']
+    printing = {i for i in code
+                if settings_lines(stdout(notebook.cells[i])) or
+                PRINTS_SETTINGS.search(notebook.cells[i].source)}
+    wrappers = {node.name for i in printing for node in parse(notebook.cells[i].source).body
+                if isinstance(node, ast.FunctionDef)}
+    return sorted(printing | {i for i in code if names(notebook.cells[i].source)[1] & wrappers})
+
+
+def needed_cells(notebook, targets):
+    """The code cells ``targets`` need, in order: for every name a needed cell reads and does not
+    define, every cell before it that defines the name (a later one may do it only under a
+    condition); the first cell, the imports, always."""
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == 'code']
+    scopes = {i: names(notebook.cells[i].source) for i in code}
+    needed, todo = set(), [code[0], *targets]
+    while todo:
+        i = todo.pop()
+        if i in needed:
+            continue
+        needed.add(i)
+        for name in scopes[i][1] - scopes[i][0]:
+            todo += [j for j in code if j < i and name in scopes[j][0]]
+    return sorted(needed)
+
+
+def run_in_one_kernel(parts, profile=COMMITTED_PROFILE, timeout=300):
+    """Run ``parts``, a list of (set-up code, cells, folder), one after another in one fresh kernel
+    in ``profile``: for each, the namespace is emptied, the folder made current and the set-up code
+    run before the cells. Returns the executed cells of each part; an error stays in its cell's
+    outputs, and execution goes on after it."""
+    cells, spans = [], []
+    for setup, part_cells, folder in parts:
+        cells.append(nbformat.v4.new_code_cell(
+            f"get_ipython().run_line_magic('reset', '-f')\nimport os\nos.chdir({str(folder)!r})\n"
+            f"{setup}"))
+        spans.append((len(cells), len(cells) + len(part_cells)))
+        cells += [nbformat.v4.new_code_cell(cell.source) for cell in part_cells]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    client = NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name='python3')
     client.execute(env=dict(os.environ, D2LUTILS_PROFILE=profile))
-    notebook.cells.pop(0)
-    return notebook
+    for setup_cell in (cells[start - 1] for start, _ in spans):
+        assert not error(setup_cell), error(setup_cell)
+    return [notebook.cells[start:end] for start, end in spans]
 
 
 def stale_cells(stored, fresh):
-    """One message per code cell whose stored settings differ from those its code prints now, or
-    whose code prints settings and failed."""
+    """One message per code cell of ``stored`` (a dict: index -> cell) whose stored settings differ
+    from those its code printed in ``fresh`` (the same keys), or whose code failed there."""
     problems = []
-    for index, (before, now) in enumerate(zip(stored.cells, fresh.cells)):
-        if before.cell_type != 'code':
-            continue
+    for index, before in stored.items():
+        now = fresh[index]
         first_line = next((line for line in before.source.splitlines()
                            if line.strip() and not line.startswith('#')), '')
         where = f'cell {index} ({first_line.strip()[:60]})'
         stored_lines, fresh_lines = settings_lines(stdout(before)), settings_lines(stdout(now))
-        failure = error(now)
-        if failure and (stored_lines or PRINTS_SETTINGS.search(before.source)):
-            problems.append(f'{where} failed in the check: {failure}')
+        if error(now):
+            problems.append(f'{where} failed in the check: {error(now)}')
         elif stored_lines != fresh_lines:
             problems.append(f'{where}:\n  stored: {stored_lines}\n  now:    {fresh_lines}')
     return problems
+
+
+def check(notebooks):
+    """For each (notebook, folder): the messages of ``stale_cells`` for its settings cells, each
+    re-run after only the cells it needs, all in one kernel with the cheap stand-ins."""
+    plans = [(notebook, needed_cells(notebook, settings_cells(notebook)))
+             for notebook, _ in notebooks]
+    runs = run_in_one_kernel([(SETUP, [notebook.cells[i] for i in needed], folder)
+                              for (notebook, needed), (_, folder) in zip(plans, notebooks)])
+    results = []
+    for (notebook, needed), executed in zip(plans, runs):
+        fresh = dict(zip(needed, executed))
+        results.append(stale_cells({i: notebook.cells[i] for i in settings_cells(notebook)},
+                                   fresh))
+    return results
+
+
+def has_outputs(notebook):
+    return any(cell.get('outputs') for cell in notebook.cells if cell.cell_type == 'code')
 
 
 def notebooks_that_state_settings():
@@ -100,20 +168,33 @@ def notebooks_that_state_settings():
     for path in sorted((ROOT / 'chapters').rglob('*.ipynb')):
         notebook = nbformat.read(path, as_version=4)
         if '.ipynb_checkpoints' not in path.parts and has_outputs(notebook) and \
-                states_settings(notebook):
+                settings_cells(notebook):
             paths.append(path.relative_to(ROOT))
     return paths
 
 
-@pytest.mark.parametrize('path', notebooks_that_state_settings(), ids=str)
-def test_stored_settings_are_what_the_code_prints_now(path):
-    stored = nbformat.read(ROOT / path, as_version=4)
-    fresh = execute(stored, (ROOT / path).parent, SETUP)
-    problems = stale_cells(stored, fresh)
-    assert not problems, (
+NOTEBOOKS = notebooks_that_state_settings()
+
+
+@pytest.fixture(scope='module')
+def chapter_problems():
+    """Per notebook path, what the check finds (one kernel for all of them)."""
+    notebooks = [(nbformat.read(ROOT / path, as_version=4), (ROOT / path).parent)
+                 for path in NOTEBOOKS]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    problems = dict(zip(NOTEBOOKS, check(notebooks)))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f'settings check of {len(NOTEBOOKS)} notebooks: '
+          f'{after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime:.0f} s of CPU')
+    return problems
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=str)
+def test_stored_settings_are_what_the_code_prints_now(path, chapter_problems):
+    assert not chapter_problems[path], (
         f'{path} stores settings its code no longer prints; re-execute it '
         f'(D2LUTILS_PROFILE={COMMITTED_PROFILE} jupyter nbconvert --to notebook --execute '
-        f'--inplace {path}):\n' + '\n'.join(problems))
+        f'--inplace {path}):\n' + '\n'.join(chapter_problems[path]))
 
 
 def test_settings_lines_are_found_whole_or_in_part():
@@ -138,34 +219,44 @@ FIXTURE = [
     '                         optimizer_params=profile.optimizer_params(len(train_iter)),\n'
     '                         live_plot=False)',
 ]
-# The cpu profile as it was before it became 2 epochs: what chapter 2's stored outputs show.
+# The cpu profile as it was before it became 2 epochs (what chapter 2's stored outputs show), and
+# the current one back (reloading the module rebuilds its profiles).
 OLDER_CPU_PROFILE = ('import dataclasses\nfrom d2lutils import profiles\n'
                      "profiles.PROFILES['cpu'] = dataclasses.replace(profiles.PROFILES['cpu'], "
                      'num_epochs=3)')
+CURRENT_CPU_PROFILE = 'import importlib\nfrom d2lutils import profiles\nimportlib.reload(profiles)'
 
 
 @pytest.fixture(scope='module')
-def fixture_notebook():
-    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in FIXTURE])
+def fixture_runs(tmp_path_factory):
+    """The fixture notebook executed for real (not cut) in the older cpu profile, then in the
+    current one; and the check's findings on each, and on the current one with its Training line
+    removed from the outputs (as when a cell ran before train printed that line)."""
+    folder = tmp_path_factory.mktemp('fixture')
+    cells = [nbformat.v4.new_code_cell(source) for source in FIXTURE]
+    older, current = (nbformat.v4.new_notebook(cells=run) for run in run_in_one_kernel(
+        [(OLDER_CPU_PROFILE, cells, folder), (CURRENT_CPU_PROFILE, cells, folder)]))
+    missing = copy.deepcopy(current)
+    for output in missing.cells[1].outputs:
+        if output.output_type == 'stream':
+            output.text = re.sub(r'^Training: .*\n', '', output.text, flags=re.M)
+    return older, current, check([(notebook, folder) for notebook in (older, current, missing)])
 
 
-def test_the_check_refuses_outputs_of_an_older_profile(fixture_notebook, tmp_path):
-    stored = execute(fixture_notebook, tmp_path, OLDER_CPU_PROFILE)  # a real run, not cut
-    assert '3 epoch(s)' in stdout(stored.cells[0]) and 'epoch 3/3' in stdout(stored.cells[1])
-    problems = stale_cells(stored, execute(stored, tmp_path, SETUP))
+def test_the_check_refuses_outputs_of_an_older_profile(fixture_runs):
+    older, _, (problems, _, _) = fixture_runs
+    assert '3 epoch(s)' in stdout(older.cells[0]) and 'epoch 3/3' in stdout(older.cells[1])
     assert [p.split(' (')[0] for p in problems] == ['cell 0', 'cell 1'], problems
     assert "stored: [\"Profile 'cpu'" in problems[0] and "3 epoch(s)" in problems[0]
     assert "'Training: 3 epoch(s) x 2 batches" in problems[1] and "'epoch 3/3'" in problems[1]
 
 
-def test_the_check_accepts_outputs_made_by_the_current_code(fixture_notebook, tmp_path):
-    stored = execute(fixture_notebook, tmp_path, '')  # re-executed: a real run, not cut
-    assert 'Training: 2 epoch(s) x 2 batches' in stdout(stored.cells[1])
-    fresh = execute(stored, tmp_path, SETUP)
-    assert stale_cells(stored, fresh) == []
-    # A settings line missing from the outputs (as when a cell was run before train printed one)
-    for output in stored.cells[1].outputs:
-        if output.output_type == 'stream':
-            output.text = re.sub(r'^Training: .*\n', '', output.text, flags=re.M)
-    problems = stale_cells(stored, fresh)
+def test_the_check_accepts_outputs_made_by_the_current_code(fixture_runs):
+    _, current, (_, problems, _) = fixture_runs
+    assert 'Training: 2 epoch(s) x 2 batches' in stdout(current.cells[1])
+    assert problems == []
+
+
+def test_the_check_refuses_a_missing_settings_line(fixture_runs):
+    _, _, (_, _, problems) = fixture_runs
     assert len(problems) == 1 and problems[0].startswith('cell 1') and 'Training: 2' in problems[0]

@@ -80,6 +80,14 @@ def test_prints_its_settings_then_a_line_per_epoch_outside_a_notebook(loaders, c
     assert len(lines) == 3
 
 
+def test_live_curves_keep_the_settings_line_above_the_summary(loaders, capsys):
+    """Each redraw of the curves clears a notebook cell's output, the first line with it."""
+    training.train(small_net(), *loaders, num_epochs=1, lr=0.1, devices=mx.cpu(), live_plot=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2] == f'Training: 1 epoch(s) x {len(loaders[0])} batches, SGD lr 0.1, on cpu(0)'
+    assert lines[-1].startswith('loss ')
+
+
 def test_the_settings_line_shows_the_schedule_the_run_gets():
     """A profile's schedule over a run of the profile's length, and one that ends halfway."""
     cpu = get_profile('cpu')
