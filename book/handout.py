@@ -7,7 +7,8 @@ A teacher hands this out instead of the repository: the repository holds the exe
 (chapters/exercises/solutions/, and in its git history), the grader and the test suite. The copy holds
 the chapters, the students' versions of the exercises, img/, book/ (`make book`, `make html`),
 d2lutils/ without its grading module, and the README, Makefile, pyproject.toml and environment.yml.
-It has no .git folder, so no history to dig solutions out of. The exercise checks stay: they compare
+The teacher's guide and the speaker's notes in the chapters (the slides' `notes` cells) are left
+out too. It has no .git folder, so no history to dig solutions out of. The exercise checks stay: they compare
 a student's block with the library's reference blocks in d2lutils/models.py, which a student can
 read, as the checks need them.
 """
@@ -23,9 +24,21 @@ REPO = Path(__file__).resolve().parents[1]
 NAME = "resnet-book"
 FILES = ["README.md", "Makefile", "pyproject.toml", "environment.yml"]
 FOLDERS = ["chapters", "img", "book", "d2lutils"]
-# never copied, wherever they are: the solutions, the grader, and what a run leaves behind
-LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "_build", "_handout", "__pycache__",
-                                  ".ipynb_checkpoints", "*.pyc", "*.egg-info", "*.params")
+# never copied, wherever they are: the solutions, the grader, the teacher's guide, and what a run
+# leaves behind
+LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "_build",
+                                  "_handout", "__pycache__", ".ipynb_checkpoints", "*.pyc",
+                                  "*.egg-info", "*.params")
+
+
+def without_speaker_notes(path: Path) -> None:
+    """Drop the cells a teacher's slides keep as speaker notes (slideshow slide_type 'notes')."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    kept = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
+    if len(kept) != len(nb.cells):
+        nb.cells = kept
+        nbformat.write(nb, path)
 
 
 def make(out: Path, root: Path = REPO) -> Path:
@@ -38,6 +51,8 @@ def make(out: Path, root: Path = REPO) -> Path:
         shutil.copy2(root / name, target / name)
     for name in FOLDERS:
         shutil.copytree(root / name, target / name, ignore=LEFT_OUT)
+    for notebook in (target / "chapters").rglob("*.ipynb"):
+        without_speaker_notes(notebook)
     with tarfile.open(out / f"{NAME}.tar.gz", "w:gz") as tar:
         tar.add(target, arcname=NAME)
     return target

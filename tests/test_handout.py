@@ -52,6 +52,23 @@ def test_the_copy_has_no_solutions_or_grading_tools(copy):
     assert not left, f"the handout holds {left}"
     found = leaks(copy)
     assert not found, "solution code in the handout:\n  " + "\n  ".join(found)
+    assert "chapters/teachers_guide.ipynb" not in names
+
+
+def slide_types(path: Path) -> list:
+    return [c.get("metadata", {}).get("slideshow", {}).get("slide_type")
+            for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+
+
+def test_the_copy_has_no_speaker_notes(copy):
+    """The chapters' speaker's notes (slides' notes cells) are for the teacher: the repository's
+    chapters have them, the handout's none, and every other cell is kept."""
+    for chapter in sorted((REPO / "chapters").glob("[0-9]*.ipynb")):
+        ours, theirs = slide_types(chapter), slide_types(copy / "chapters" / chapter.name)
+        assert "notes" not in theirs, f"{chapter.name}: speaker's notes in the handout"
+        assert len(theirs) == len(ours) - ours.count("notes"), chapter.name
+    assert any("notes" in slide_types(c) for c in (REPO / "chapters").glob("[0-9]*.ipynb")), \
+        "no chapter has speaker's notes: the test above checks nothing"
     assert (copy.parent / f"{handout.NAME}.tar.gz").stat().st_size > 100_000
 
 
