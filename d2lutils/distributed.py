@@ -167,7 +167,7 @@ def _wait_for_worker(worker, helpers, deadline, timeout):
                                    f'before the workers finished, so they never could: {cause} '
                                    f'("bind failed": its port was taken; run the job again).')
         if time.perf_counter() >= deadline:
-            raise TimeoutError(f'a dist_sync worker did not finish within {timeout} s; '
+            raise TimeoutError(f'a dist_sync worker did not finish within {timeout:g} s; '
                                'raise timeout= or lower steps=.')
 
 
