@@ -89,7 +89,7 @@ class Check:
             raise PydanticCustomError('argument', '{message}', {'message': str(error)}) from None
 
 
-# Every function checked by this mechanism, by qualified name; tests/test_arguments_generated.py
+# Every function checked by this mechanism, by qualified name; tests/test_generated_arguments.py
 # calls each with generated bad arguments.
 PUBLIC = {}
 

@@ -135,12 +135,7 @@ def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
             procs.append((role, proc))
         reports = []
         for role, proc in procs[2:]:
-            remaining = max(timeout - (time.perf_counter() - start), 1)
-            try:
-                out, err = proc.communicate(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                raise TimeoutError(f'a dist_sync worker did not finish within {timeout} s; '
-                                   'raise timeout= or lower steps=.') from None
+            out, err = _wait_for_worker(proc, procs[:2], start + timeout, timeout)
             if proc.returncode != 0:
                 raise RuntimeError(f'a dist_sync worker failed (exit status {proc.returncode}):\n'
                                    f'{err[-2000:]}')
@@ -154,6 +149,26 @@ def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
                          time.perf_counter() - start)
     finally:
         stop_process_group(group, [proc for _, proc in procs])
+
+
+def _wait_for_worker(worker, helpers, deadline, timeout):
+    """The worker's (stdout, stderr) once it exits; stop at once if the scheduler or the server
+    died first (e.g. its port was taken), instead of waiting for the whole timeout."""
+    while True:
+        try:
+            return worker.communicate(timeout=min(1.0, max(deadline - time.perf_counter(), 0.01)))
+        except subprocess.TimeoutExpired:
+            pass
+        for role, helper in helpers:
+            if helper.poll() not in (None, 0):
+                lines = [line for line in helper.stderr.read().splitlines() if line.strip()]
+                cause = lines[-1] if lines else 'no message'
+                raise RuntimeError(f'the dist_sync {role} exited (status {helper.returncode}) '
+                                   f'before the workers finished, so they never could: {cause} '
+                                   f'("bind failed": its port was taken; run the job again).')
+        if time.perf_counter() >= deadline:
+            raise TimeoutError(f'a dist_sync worker did not finish within {timeout:g} s; '
+                               'raise timeout= or lower steps=.')
 
 
 def stop_process_group(group, procs):

@@ -24,6 +24,11 @@ npx.set_np()
 MiB = 1024 ** 2
 
 
+def initialized(block):
+    block.initialize()
+    return block
+
+
 def first_line(err):
     return str(err.value).splitlines()[0]
 
@@ -442,7 +447,7 @@ def test_a_real_cpu_out_of_memory_error_gives_its_cause():
      ['warmup_steps', '-5']),
     (lambda: schedules.make_lr_scheduler('cosine', -0.1, 100), ValueError, ['lr', '-0.1']),
     (lambda: schedules.make_lr_scheduler('linear', 0.1, 100.5), TypeError, ['total_steps', '100.5']),
-    (lambda: training.evaluate_accuracy(nn.Dense(10), [], mx.cpu()), ValueError,
+    (lambda: training.evaluate_accuracy(initialized(nn.Dense(10)), [], mx.cpu()), ValueError,
      ['data_iter', 'at least one batch']),
     (lambda: training.as_device_list(mx.gpu(mx.context.num_gpus())), ValueError,
      ['devices', f'gpu({mx.context.num_gpus()})', 'try_gpu']),

@@ -151,3 +151,16 @@ def test_an_unreadable_omp_num_threads_does_not_abort_the_import():
     assert done.returncode == 0, done.stderr[-1000:]
     assert done.stdout.strip() == '2.0'
     assert "OMP_NUM_THREADS='two'" in done.stderr
+
+
+def test_a_distributed_job_whose_port_is_taken_stops_with_the_cause(monkeypatch):
+    """The scheduler cannot bind a busy port and exits; the job says so instead of waiting for its
+    whole timeout (which would raise TimeoutError)."""
+    import socket
+    from d2lutils import distributed
+    with socket.socket() as busy:
+        busy.bind((distributed.LOOPBACK, 0))
+        busy.listen()
+        monkeypatch.setattr(distributed, 'free_port', lambda: busy.getsockname()[1])
+        with pytest.raises(RuntimeError, match='scheduler exited.*bind failed'):
+            distributed.run_local(num_workers=1, steps=1, batch_size=8, stem='small', timeout=600)
