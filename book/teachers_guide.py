@@ -223,9 +223,9 @@ def mistakes_section(found: dict, print_fingerprint: str) -> str:
         for general, members in sorted(groups.items(), key=lambda g: -len(g[1])):
             names = "; ".join(n for n, _ in members[:4]) + (f"; and {len(members) - 4} more"
                                                               if len(members) > 4 else "")
-            example = members[0][1]
-            example = example[:300] + ("…" if len(example) > 300 else "")  # stale() matches these 300
-            out.append(f"| {_cell(general)} | {len(members)}: {_cell(names)} | {_cell(example)} |")
+            shown = _cell(members[0][1])
+            example = shown[:300] + ("…" if len(shown) > 300 else "")  # stale() compares these 300
+            out.append(f"| {_cell(general)} | {len(members)}: {_cell(names)} | {example} |")
         out += ["", f"Accepted ({len(accepted)}): " + ("; ".join(accepted) or "none") + ".", ""]
     out.append(f"<!-- mistakes-fingerprint {print_fingerprint} -->")
     return "\n".join(out) + "\n"
@@ -322,7 +322,8 @@ def stale(committed_text: str) -> list[str]:
     for kind, examples in shown_examples(found.group(0)).items():
         first_rows = set(list(examples)[:ROWS_RERUN])
         for name, says in mistakes(machinery, first_rows)[kind].items():
-            if _cell(says)[:300] != examples[name].rstrip("…"):
+            shown = _cell(says)
+            if shown[:300] + ("…" if len(shown) > 300 else "") != examples[name]:
                 problems.append(f"{kind}, {name}: the check now says {says[:160]!r}, the guide shows "
                                 f"{examples[name][:160]!r}")
     if dumps(notebook(render(found.group(0)))) != dumps(notebook(committed_text)):
