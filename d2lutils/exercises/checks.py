@@ -36,7 +36,16 @@ not a class raises ``TypeError``. Importing this module in IPython also makes a 
 a stub's ``NotImplementedError`` directly (e.g. a network built from an unwritten function) show the
 same short note.
 
-``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``.
+``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``: output
+shape, parameter count, and its function with every layer given controlled values.
+
+Each check is two halves: the questions put to the student's block (``Asked``: build it, run it,
+count its parameters, its gradient, its outputs with controlled weights ...) and the judgement of
+the answers against the reference (``judge_bottleneck``, ``judge_preact``, ``judge_resnet``). In a
+notebook both run in the kernel. When the grader runs a submission, the questions are asked in the
+sandbox (``record_block``, on inputs from the grader's seed) and written as data; the grader judges
+them in its own process with the same judgement (``judge``, through ``Recorded``), so a message is
+the same wherever the check ran, and nothing in the student's process can change a verdict.
 
 The checks see the layers through ``d2lutils.walker``: its ``recording`` gives every convolution's
 input, output and multiply-adds in one forward pass.
