@@ -658,6 +658,8 @@ import os, socket
 print('repository' if os.path.exists(%r) else 'no repository')
 print('teacher' if os.path.exists(%r) else 'no teacher')
 open('mine.txt', 'w').write('ok')
+open('/tmp/private', 'w').write('ok')
+print('tmp' if os.statvfs('/tmp').f_blocks * os.statvfs('/tmp').f_frsize <= 2 ** 30 else 'big')
 for path in ('/usr/x', %r, '/etc/x'):
     try:
         open(path, 'w')
@@ -671,7 +673,7 @@ except OSError:
     print('no network')
 ''' % (str(grading.PACKAGE.parent / 'chapters'), str(BOTTLENECK), sys.prefix + '/x'),
                          wall_seconds=120)
-    assert outcome.output.split() == ['no', 'repository', 'no', 'teacher', 'no', 'network'], \
+    assert outcome.output.split() == ['no', 'repository', 'no', 'teacher', 'tmp', 'no', 'network'], \
         outcome.output
     assert (tmp_path / 'work' / 'mine.txt').read_text() == 'ok'
 
