@@ -6,7 +6,7 @@ checkout (``--tree``: this one, or an export of ``main``), by its command line
 ``python -m d2lutils.exercises --grade``, and prints the minutes, the CPU and the load average
 before and after (timings depend on what else runs on the machine).
 
-The submissions are made from this checkout's bottleneck exercise: 12 right (the solution), 6 with
+The submissions are made from the checkout's bottleneck exercise: 12 right (the solution), 6 with
 the stride on the 3x3 convolution ("ResNet v1.5", also right), 6 with a wrong block (no ReLU after
 the addition), 6 handed in unsolved.
 
@@ -31,11 +31,12 @@ import machine  # noqa: E402
 from d2lutils.exercises import grading, students  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SOLUTION = students.EXERCISES / 'solutions' / 'bottleneck.ipynb'
 
 
-def submissions():
-    """{file name: notebook}: the 30 submissions."""
+def submissions(tree):
+    """{file name: notebook}: the 30 submissions, made from the bottleneck exercise of ``tree``
+    (a submission answers the notebook its grader hands out)."""
+    SOLUTION = pathlib.Path(tree) / 'chapters' / 'exercises' / 'solutions' / 'bottleneck.ipynb'
     solution = grading.graded_cells(nbformat.read(SOLUTION, as_version=4))
 
     def solved(edit=lambda source: source):
@@ -79,7 +80,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='grading-time-') as folder:
         folder = pathlib.Path(folder)
         paths = []
-        for name, nb in submissions().items():
+        for name, nb in submissions(args.tree).items():
             nbformat.write(nb, folder / name)
             paths.append(str(folder / name))
         command = [sys.executable, '-m', 'd2lutils.exercises', '--grade', *paths,

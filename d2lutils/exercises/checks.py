@@ -36,7 +36,16 @@ not a class raises ``TypeError``. Importing this module in IPython also makes a 
 a stub's ``NotImplementedError`` directly (e.g. a network built from an unwritten function) show the
 same short note.
 
-``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``.
+``check_resnet(net, depth)`` compares a whole network with ``models.resnet(depth, 1000)``: output
+shape, parameter count, and its function with every layer given controlled values.
+
+Each check is two halves: the questions put to the student's block (``Asked``: build it, run it,
+count its parameters, its gradient, its outputs with controlled weights ...) and the judgement of
+the answers against the reference (``judge_bottleneck``, ``judge_preact``, ``judge_resnet``). In a
+notebook both run in the kernel. When the grader runs a submission, the questions are asked in the
+sandbox (``record_block``, on inputs from the grader's seed) and written as data; the grader judges
+them in its own process with the same judgement (``judge``, through ``Recorded``), so a message is
+the same wherever the check ran, and nothing in the student's process can change a verdict.
 
 The checks see the layers through ``d2lutils.walker``: its ``recording`` gives every convolution's
 input, output and multiply-adds in one forward pass.
@@ -1020,10 +1029,23 @@ def _same_function(mine, out):
         mine, out, rtol=1e-3, atol=1e-3 * max(1.0, float(onp.abs(out).max())))
 
 
+@functools.lru_cache(maxsize=8)
+def _reference_answers(depth, num_classes, version, v15, image_bytes):
+    """(trainable parameters less convolution biases, output on the image with controlled
+    weights) of the reference network: the same for every submission a batch judges on one image."""
+    net = _reference_network(depth, num_classes, version, v15)
+    total, biases = _count(net)
+    _control_network(net)
+    image = np.array(onp.frombuffer(image_bytes, dtype=onp.float32).reshape(
+        1, 3, FUNCTION_IMAGE, FUNCTION_IMAGE))
+    return total - biases, _forward(net, image, training=False).asnumpy()
+
+
 def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, image=None):
     """check_resnet's judgement of a network's answers (``_network_answers``)."""
     where = f'your ResNet-{depth}'
-    reference = _reference_network(depth, num_classes, version)
+    image_bytes = image.asnumpy().astype(onp.float32).tobytes()
+    expected, out = _reference_answers(depth, num_classes, version, False, image_bytes)
     expected_shape = (1, num_classes)  # global average pooling: whatever the image size
     got = tuple(answer['shape'] or ())
     if answer['shape'] is None or got != expected_shape:
@@ -1033,8 +1055,6 @@ def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, ima
               'the network ends with global average pooling and a Dense(num_classes) layer.')
     _check_all_used(answer['params'], where)
     total, biases = answer['total'], answer['biases']
-    expected, ref_biases = _count(reference)
-    expected -= ref_biases
     if total - biases != expected:
         _fail(f'{total - biases - expected:+,} trainable parameters compared with '
               f'models.resnet({depth})', where,
@@ -1044,13 +1064,10 @@ def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, ima
               'stage projects, with stride 1 in the first stage (after the max-pooling) and 2 in '
               'the others.')
     mine = answer['function']
-    _control_network(reference)
-    out = _forward(reference, image, training=False).asnumpy()
     same = _same_function(mine, out)
     if not same and version == 1 and models.RESNET_SPEC[depth][0] == 'bottleneck':
-        twin = _reference_network(depth, num_classes, version, v15=True)
-        _control_network(twin)
-        same = _same_function(mine, _forward(twin, image, training=False).asnumpy())
+        same = _same_function(mine, _reference_answers(depth, num_classes, version, True,
+                                                       image_bytes)[1])
     if not same:
         _fail(f'your ResNet-{depth} computes another function than models.resnet({depth})', where,
               f'with every layer given values fixed by its shape, the output of '

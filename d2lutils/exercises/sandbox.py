@@ -14,8 +14,10 @@ namespace:
   ``--die-with-parent`` and ``--new-session`` every process it started ends when its first process
   ends or is killed, detached or not (the PID namespace's init takes them down with it);
 - limits (``setrlimit``): address space per process, number of processes, size of any file it
-  writes (its output file included, which caps the output), CPU seconds; and a wall-clock limit,
-  after which the whole process group is killed.
+  writes (its output file included, which caps the output); a private ``/tmp`` of at most 256 MiB;
+  and a wall-clock limit, after which the whole process group is killed. The number of files it
+  writes in ``work`` is not limited: ``work`` lives in the grader's ``TMPDIR``, which a teacher
+  can point at a filesystem of limited size.
 
 The number of processes (``RLIMIT_NPROC``) counts per user, and root is exempt from it. So the
 grader, when it runs as root, lets bwrap set up the namespaces as root and then runs the code as
@@ -27,6 +29,7 @@ otter-grader and Gradescope run each submission in a container for the same reas
 the same separation without a container daemon. ``available()`` says whether it works here.
 """
 import dataclasses
+import functools
 import os
 import pathlib
 import resource
@@ -38,6 +41,7 @@ import time
 
 NOBODY = 65534
 GiB = 1024 ** 3
+TMP_BYTES = 256 * 1024 ** 2  # the private /tmp is memory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +101,7 @@ def _bwrap_command(command, readonly, work, binds=()):
     as_root = os.geteuid() == 0
     if not as_root:
         args.append('--unshare-user')
-    args += ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp']
+    args += ['--proc', '/proc', '--dev', '/dev', '--perms', '1777', *_tmp_size(), '--tmpfs', '/tmp']
     mounts = [('--ro-bind', p, p) for p in dict.fromkeys(map(str, _system_paths() + list(readonly)))]
     mounts += [('--ro-bind', str(source), str(target)) for source, target in binds]
     if work is not None:
@@ -119,6 +123,13 @@ def _bwrap_command(command, readonly, work, binds=()):
         args += [shutil.which('setpriv'), f'--reuid={NOBODY}', f'--regid={NOBODY}',
                  '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs']
     return args + list(command)
+
+
+@functools.lru_cache(maxsize=1)
+def _tmp_size():
+    """bwrap's option that caps the private /tmp (memory), where this bwrap has it (0.8 and later)."""
+    usage = subprocess.run([bwrap(), '--help'], capture_output=True, text=True).stdout
+    return ['--size', str(TMP_BYTES)] if '--size' in usage else []
 
 
 def _user_processes():
