@@ -219,7 +219,8 @@ def cases():
     from d2lutils import (batchnorm, data, distributed, gpu, gradients, inspection, memory, models,
                           plain_vs_residual as pvr, plotting, profiles, schedules, seeding, stats,
                           training)
-    from d2lutils.exercises import checks
+    import nbformat
+    from d2lutils.exercises import checks, grading, students
     loss = gluon.loss.SoftmaxCrossEntropyLoss
     return {
         'd2lutils.batchnorm.BatchNorm.__init__': lambda: case(
@@ -244,6 +245,12 @@ def cases():
         'd2lutils.distributed.run_local': lambda: case(
             distributed.run_local, stubs=[(distributed, 'free_port')], num_workers=1, steps=1,
             batch_size=1, lr=0.1, stem='small', examples=8, timeout=1.0),
+        'd2lutils.exercises.students.nbgrader_meta': lambda: case(
+            students.nbgrader_meta, cell={'cell_type': 'code', 'metadata': {}, 'source': ''}),
+        'd2lutils.exercises.students.student_notebook': lambda: case(
+            students.student_notebook, solution=nbformat.v4.new_notebook()),
+        'd2lutils.exercises.grading.graded_cells': lambda: case(
+            grading.graded_cells, nb=nbformat.v4.new_notebook()),
         'd2lutils.exercises.checks.check_bottleneck': lambda: case(
             checks.check_bottleneck, cls=models.Bottleneck),
         'd2lutils.exercises.checks.check_preact': lambda: case(

@@ -53,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 
+from d2lutils.arguments import checked
 from d2lutils.exercises import answers, sandbox, students
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1]  # the d2lutils folder
@@ -166,7 +167,8 @@ def teacher_copies(folder=students.EXERCISES):
     return copies
 
 
-def graded_cells(nb):
+@checked
+def graded_cells(nb: students.Notebook):
     """The cells nbgrader manages (metadata.nbgrader with a grade_id), by grade_id, in order."""
     return {students.nbgrader_meta(c)['grade_id']: c for c in nb.cells
             if students.nbgrader_meta(c).get('grade_id')}

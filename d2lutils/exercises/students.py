@@ -23,6 +23,10 @@ its file is called.
 import copy
 import pathlib
 import re
+from typing import Annotated
+
+from d2lutils import arguments
+from d2lutils.arguments import Check, checked
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 CODE_STUB = ('# YOUR CODE HERE', 'raise NotImplementedError()')
@@ -73,7 +77,15 @@ def clear_solutions(source, cell_type='code'):
     return '\n'.join(out), indents
 
 
-def nbgrader_meta(cell):
+# A notebook as nbformat reads it, and one of its cells: what the generator and the grader handle.
+Notebook = Annotated[object, Check(arguments.instance_of, cls='nbformat.NotebookNode',
+                                   allowed='a notebook read with nbformat.read(path, as_version=4)')]
+Cell = Annotated[dict, Check(arguments.mapping, allowed='a notebook cell (a dict, e.g. nb.cells[0])')]
+
+
+@checked
+def nbgrader_meta(cell: Cell):
+    """The cell's nbgrader metadata ({} if it has none)."""
     return cell.get('metadata', {}).get('nbgrader', {})
 
 
@@ -91,13 +103,15 @@ def expected_to_raise(cell, stub_indents=()):
     return is_check_cell(cell) or USES_SOLUTION in tags or '' in stub_indents
 
 
-def student_notebook(solution):
+@checked
+def student_notebook(solution: Notebook):
     """The students' version of a solution notebook (an nbformat NotebookNode); the input is kept."""
     nb = copy.deepcopy(solution)
-    # Only what does not change when the solution is executed again, so that re-executing a
-    # solution never makes its students' version out of date.
-    nb.metadata = {key: value for key, value in nb.metadata.items() if key in ('kernelspec', 'd2lutils')}
-    nb.metadata['language_info'] = {'name': 'python'}
+    # Only what does not change when the solution is executed again (book/normalize.py fixes the
+    # kernelspec and language_info), so that re-executing a solution never makes its students'
+    # version out of date; language_info as JupyterLab writes it, so the version opens unmodified.
+    kept = ('kernelspec', 'language_info', 'd2lutils')
+    nb.metadata = {key: value for key, value in nb.metadata.items() if key in kept}
     for cell in nb.cells:
         stub_indents = ()
         if MARKER_LIKE.search(cell.source):
