@@ -9,7 +9,7 @@
    --find-links`), imports d2lutils, MXNet and d2l, finds the RISE extension, and runs chapter 3 in
    the `quick` profile with nbconvert.
 3. Writes book/offline_install.json (committed), which the teacher's guide shows. Its `inputs` is a
-   SHA-256 of what the book installs (pyproject's dependencies and its `cpu` and `teach` extras): the
+   SHA-256 of what the book installs (pyproject's dependencies and its `cpu` extra): the
    guide's test says the record is out of date when they change.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 BOOK_DIR = Path(__file__).resolve().parent
 REPO = BOOK_DIR.parent
 RECORD = BOOK_DIR / "offline_install.json"
-EXTRAS = ("cpu", "teach")
+EXTRAS = ("cpu",)
 D2L = "d2l==1.0.3"          # the Makefile installs it with --no-deps (Python 3.12 needs that)
 CHAPTER = "chapters/03_residual_block.ipynb"
 
