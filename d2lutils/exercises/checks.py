@@ -249,10 +249,16 @@ def _short(error):
 
 
 def _count(block):
-    """Trainable parameters of ``block``, and of those, how many are convolution biases."""
-    total = models.count_parameters(block)
+    """Trainable parameters of ``block``, and of those, how many are convolution biases.
+
+    A layer the student's forward pass never reached keeps a deferred shape; it is left out here
+    (``models.count_parameters`` refuses such a network) and reported by ``_check_all_used``.
+    """
+    known = [p for p in block.collect_params().values()
+             if p.grad_req != 'null' and p.shape is not None and all(d > 0 for d in p.shape)]
+    total = sum(math.prod(p.shape) for p in known)
     biases = sum(math.prod(conv.bias.shape) for conv in walker.layers(block, nn.Conv2D)
-                 if conv.bias is not None)
+                 if conv.bias is not None and all(d > 0 for d in conv.bias.shape))
     return total, biases
 
 
