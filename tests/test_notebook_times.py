@@ -42,7 +42,12 @@ def test_the_table_is_shown_where_readers_look():
 def test_the_table_is_there_and_current():
     path = times.OUT.with_suffix(".json")
     if not path.is_file():
-        pytest.fail(f"{path.relative_to(REPO)} does not exist: {RUN}", pytrace=False)
+        # Not measured yet (it needs a quiet machine): then no reader may be shown minutes.
+        for shown_path in times.SHOWN_IN:
+            text = shown_in(shown_path) or ""
+            assert text.startswith("Not measured yet") and "min" not in text.replace("minutes", ""), \
+                f"{shown_path.name} shows times that no table holds: {text[:200]!r}"
+        pytest.skip(f"{path.relative_to(REPO)} does not exist yet: {RUN}")
     table = json.loads(path.read_text(encoding="utf-8"))
     assert table["profile"] == "cpu", f"the table was measured in the {table['profile']} profile: {RUN}"
     assert table["machine"]["cpu"] and table["machine"]["cores"]
