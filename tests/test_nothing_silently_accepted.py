@@ -164,3 +164,17 @@ def test_a_distributed_job_whose_port_is_taken_stops_with_the_cause(monkeypatch)
         monkeypatch.setattr(distributed, 'free_port', lambda: busy.getsockname()[1])
         with pytest.raises(RuntimeError, match='scheduler exited.*bind failed'):
             distributed.run_local(num_workers=1, steps=1, batch_size=8, stem='small', timeout=600)
+
+
+def test_grade_refuses_a_wrong_folder_before_any_submission(tmp_path):
+    """A teacher's wrong folder is said once, naming the folder, not blamed on every student."""
+    from d2lutils.exercises import grading
+    submission = tmp_path / 'alice.ipynb'
+    submission.write_text('{}')
+    with pytest.raises(arguments.ArgumentError, match='folder.*solutions'):
+        grading.grade([submission], tmp_path / 'grades.csv', folder=tmp_path, sandboxed=False,
+                      echo=lambda *a: None)
+    assert not (tmp_path / 'grades.csv').exists()
+    with pytest.raises(arguments.ArgumentError, match="output.*does not exist"):
+        grading.grade([submission], tmp_path / 'missing' / 'grades.csv', sandboxed=False,
+                      echo=lambda *a: None)

@@ -53,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 
+from d2lutils import arguments
 from d2lutils.arguments import checked
 from d2lutils.exercises import answers, sandbox, students
 
@@ -749,6 +750,9 @@ def grade(paths, output, folder=students.EXERCISES, timeout=600, sandboxed=True,
             raise NoSandbox(f'no sandbox: {why}. Grading runs student code; install bubblewrap, '
                             'or pass --no-sandbox to run it unprotected (only for notebooks you '
                             'trust)')
+    # The teacher's mistakes, said once before any submission runs (not blamed on each student).
+    folder = arguments.exercises_folder('folder', folder)
+    output = arguments.results_file('output', output)
     output, results = pathlib.Path(output).resolve(), []
     feedback = output.with_name(output.stem + '-feedback')
     feedback.mkdir(exist_ok=True)
