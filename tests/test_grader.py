@@ -409,6 +409,23 @@ def test_results_mark_answers_to_grade(tmp_path):
     assert row['to_grade'] == 'discuss-bottleneck'
 
 
+def test_grading_takes_at_most_twice_as_long_as_before():
+    """The measurement benchmarks/grading_time.py recorded (by hand, not timed here): 30
+    bottleneck submissions, main's in-kernel grader against this one, on the same machine."""
+    record = pathlib.Path(__file__).resolve().parents[1] / 'benchmarks' / 'grading_time.jsonl'
+    runs = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+    old = [r for r in runs if r['grader'].startswith('main')]
+    new = [r for r in runs if r['grader'].startswith('issue20')]
+    if not (old and new):
+        pytest.skip('benchmarks/grading_time.jsonl lacks a run of main or of this grader: run '
+                    'benchmarks/grading_time.py (its docstring says how)')
+    old, new = old[-1], new[-1]
+    assert old['submissions'] == new['submissions'] == 30
+    assert new['minutes'] <= 2 * old['minutes'], (new, old)
+    points = dict(map(tuple, new['points']))
+    assert points['right'] == points['v15'] == MAX_CHECKS and points['unsolved'] == 0
+
+
 def test_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(grading.sandbox, 'available', lambda: 'bubblewrap is not installed')
     out = tmp_path / 'grades.csv'
