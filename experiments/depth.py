@@ -17,9 +17,9 @@ epoch's batches, the updates so far, the seconds and the load average, and saves
 checkpoint (weights, optimizer state). Interrupted, a rerun with the same arguments skips the finished
 jobs and epochs and continues from the last checkpoint. The file also names the CPU.
 
-Usage:
+Usage (``--depths 8 32 --seeds 0 1 2`` by default; the file declares the jobs of the latest run):
     OMP_NUM_THREADS=2 nohup nice -n 19 .venv/bin/python experiments/depth.py \\
-        > experiments/depth.log 2>&1 &               # the committed run (resumes if interrupted)
+        > experiments/depth.log 2>&1 &               # the whole run (resumes if interrupted)
     .venv/bin/python experiments/depth.py --summary  # the stored result as a table
     .venv/bin/python experiments/depth.py --tiny --out /tmp/depth_tiny.json   # seconds: does it run?
 """
@@ -52,7 +52,7 @@ CHECKPOINTS = HERE / 'checkpoints'  # ignored by git; a job's files are deleted 
 # updates is replaced by a cosine one over this run's updates (a run this short has no room for steps).
 # Weight decay applies to every parameter, batch norm's included (MXNet's default).
 RECIPE = {
-    'train_size': 30_000,        # 5,000 images are fitted exactly by both depths; see experiments/README.md
+    'train_size': 30_000,        # why not 5,000 or 60,000: experiments/README.md
     'train_eval_size': 5_000,    # the fixed subset of the training set whose error is recorded
     'test_size': 10_000,
     'batch_size': 128,
@@ -255,7 +255,8 @@ def second_half(values):
 
 def summary(results):
     """One line per job: the last epoch's errors, the mean training error over the second half of the
-    epochs (finished jobs only) and the minutes; then, per seed, whether each half of the claim holds."""
+    epochs (finished jobs only) and the minutes; then, per seed, whether each half of the claim
+    holds."""
     lines = [f'{"job":20s} {"epochs":>6s} {"train err":>9s} {"2nd half":>8s} {"test err":>8s} '
              f'{"minutes":>7s}']
     for depth, residual, seed in results['jobs']:
