@@ -295,8 +295,12 @@ def notebook(text: str) -> dict:
     sections = re.split(r"\n(?=## )", text.strip("\n"))
     cells = [{"cell_type": "markdown", "id": f"guide-{k}", "metadata": {},
               "source": s.strip("\n").splitlines(keepends=True)} for k, s in enumerate(sections)]
-    kernel = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    return {"cells": cells, "metadata": {"kernelspec": kernel, "language_info": {"name": "python"}},
+    # The metadata JupyterLab writes (book/normalize.py), so the guide does not open modified (●).
+    spec = importlib.util.spec_from_file_location("book_normalize", Path(__file__).with_name("normalize.py"))
+    normalize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(normalize)
+    return {"cells": cells, "metadata": {"kernelspec": dict(normalize.KERNELSPEC),
+                                         "language_info": normalize.language_info()},
             "nbformat": 4, "nbformat_minor": 5}
 
 
