@@ -1,6 +1,6 @@
-"""nbgrader 0.9.6 as README.md tells teachers to set it up, against this book's grader.
+"""nbgrader 0.9.6 as docs/teaching.md tells teachers to set it up, against this book's grader.
 
-For each exercise: a course folder with README's ``nbgrader_config.py`` (copied from README.md, so
+For each exercise: a course folder with docs/teaching.md's ``nbgrader_config.py`` (copied from it, so
 the documented file is the tested one) and README's kernel (installed into the course folder, with
 ``D2LUTILS_PROFILE=quick``); ``nbgrader generate_assignment`` from the solution notebook;
 ``nbgrader autograde`` on a right and a wrong submission made from nbgrader's release. Then every
@@ -29,10 +29,10 @@ BIN = pathlib.Path(sys.executable).parent  # nbgrader runs alembic, which must b
 
 def readme_block(first_line):
     """The fenced code block of README.md that starts with ``first_line``."""
-    for block in re.findall(r'```\w*\n(.*?)```', (ROOT / 'README.md').read_text(), re.S):
+    for block in re.findall(r'```\w*\n(.*?)```', (ROOT / 'docs' / 'teaching.md').read_text(), re.S):
         if block.startswith(first_line):
             return block
-    raise AssertionError(f'README.md has no code block starting with {first_line!r}')
+    raise AssertionError(f'docs/teaching.md has no code block starting with {first_line!r}')
 
 
 def test_readme_documents_the_setup():
