@@ -71,6 +71,16 @@ def test_timings_are_read_from_the_scripts_tables_or_not_claimed(tmp_path, monke
     assert "not measured yet" in guide.grading_section(None)
     text = guide.grading_section({"cpu": "a laptop", "minutes_for_30": {"the book's grader": 12}})
     assert "the book's grader: 12 min" in text
+    records = tmp_path / "grading_time.jsonl"
+    records.write_text('{"grader": "g", "submissions": 30, "minutes": 7.5, "load_before": 0.1, '
+                       '"load_after": 0.2, "cpu": "a CPU"}\n')
+    monkeypatch.setattr(guide, "REPO", tmp_path.parent)
+    (tmp_path.parent / "benchmarks").mkdir(exist_ok=True)
+    (tmp_path.parent / "benchmarks" / "grading_time.jsonl").write_text(records.read_text())
+    text = guide.grading_section(guide.grading_table())
+    assert "- g, 30 submissions, load average 0.1 before and 0.2 after: 7.5 min" in text, text
+    assert "a CPU" in text
+    monkeypatch.undo()
     bad = tmp_path / "grading_time.json"
     bad.write_text("minutes: 12")
     monkeypatch.setitem(guide.BENCHMARK_TABLES, "grading_time", bad)
