@@ -2,17 +2,21 @@
 chapter 0 and the website show.
 
     .venv/bin/python benchmarks/notebook_times.py                 # cpu profile, every notebook
+    .venv/bin/python benchmarks/notebook_times.py --profile quick # -> notebook_times_quick.json (guide only)
     .venv/bin/python benchmarks/notebook_times.py --profile quick chapters/00_how_to_use.ipynb --out /tmp/t --no-embed
 
-Run it by hand on a quiet machine (nothing else running: the figures are wall-clock minutes). It
-never writes into chapters/: each notebook runs from a copy in a scratch folder beside the original's
-folder layout (so ../img and the data paths resolve). The notebooks: the chapters in reading order,
-then the exercises' solution notebooks (a finished exercise; the students' versions stop at their
-first unsolved cell). It writes benchmarks/notebook_times.json (read by book/build.py and checked by
-tests/test_notebook_times.py) and benchmarks/notebook_times.md, and puts the same table into the
-README and chapter 0 (between <!-- notebook-times --> markers): the CPU's model, its core count, the
-load average before and after each run, Python's version and the date. The website's map shows the
-minutes from the .json. A trial run elsewhere: --out /tmp/t --no-embed.
+Run it by hand on a quiet machine (nothing else running: the figures are wall-clock minutes). It never
+writes into chapters/: each notebook runs from a copy in a scratch folder beside the original's folder
+layout (the rest of the repository linked in, so ../img and ../experiments resolve). The notebooks: the
+chapters in reading order, then the exercises' solution notebooks (a finished exercise; the students'
+versions stop at their first unsolved cell). It writes benchmarks/notebook_times.json (read by
+book/build.py and checked by tests/test_notebook_times.py) and benchmarks/notebook_times.md, and puts
+the same table into the README and chapter 0 (between <!-- notebook-times --> markers): the CPU's model,
+its core count, the load average before and after each run, Python's version and the date. The website's
+map shows the minutes from the .json. Another profile (``--profile quick``) writes
+benchmarks/notebook_times_quick.json and .md and embeds nothing: the README and chapter 0 show the
+``cpu`` table, the teacher's guide both. A trial run elsewhere: --out /tmp/t --no-embed.
+``--keep DIR`` saves each executed copy too.
 """
 from __future__ import annotations
 
@@ -30,6 +34,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "notebook_times"
+SHOWN_PROFILE = "cpu"  # the profile whose table the README, chapter 0 and the website show
+
+
+def out_for(profile: str) -> Path:
+    """Where a profile's table goes: notebook_times(.json/.md) for the shown one, else _<profile>."""
+    return OUT if profile == SHOWN_PROFILE else OUT.with_name(f"{OUT.name}_{profile}")
 
 
 def book_notebooks(root: Path = REPO) -> list[Path]:
@@ -48,16 +58,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def time_notebook(path: Path, profile: str, timeout: int) -> dict:
-    """Run a copy of path (errors stop it) and return its wall-clock seconds and the load around it."""
+def time_notebook(path: Path, profile: str, timeout: int, keep: Path | None = None) -> dict:
+    """Run a copy of path (errors stop it) and return its wall-clock seconds and the load around it;
+    ``keep``: a folder to save the executed copy in (under its path in the repository), so that a
+    timing run can also serve as a re-execution (compare it with the stored one before using it)."""
     rel = path.resolve().relative_to(REPO)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / rel
         copy.parent.mkdir(parents=True)
         shutil.copy2(path, copy)
-        img = REPO / "img"
-        if img.is_dir():
-            (Path(tmp) / "img").symlink_to(img)
+        for entry in REPO.iterdir():  # the rest of the repository as it is (../img, ../experiments)
+            if entry.name != rel.parts[0] and not entry.name.startswith("."):
+                (Path(tmp) / entry.name).symlink_to(entry)
         load_before = os.getloadavg()
         t0 = time.monotonic()
         r = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "notebook",
@@ -65,6 +77,9 @@ def time_notebook(path: Path, profile: str, timeout: int) -> dict:
                            cwd=copy.parent, env=dict(os.environ, D2LUTILS_PROFILE=profile),
                            capture_output=True, text=True)
         seconds = time.monotonic() - t0
+        if keep is not None and r.returncode == 0:
+            (keep / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(copy, keep / rel)
     if r.returncode != 0:
         raise SystemExit(f"{rel} failed in the {profile} profile:\n{r.stderr[-3000:]}")
     return {"notebook": rel.as_posix(), "seconds": round(seconds, 1),
@@ -126,21 +141,25 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of the book")
     ap.add_argument("--profile", default="cpu", help="D2LUTILS_PROFILE for the runs (default cpu)")
-    ap.add_argument("--out", type=Path, default=OUT, help="where to write (.json and .md are added)")
+    ap.add_argument("--out", type=Path, help="where to write (.json and .md are added; default: out_for(profile))")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
     ap.add_argument("--no-embed", action="store_true", help="write only the .json and .md files (a trial run)")
+    ap.add_argument("--keep", type=Path, help="save each executed copy under this folder")
     args = ap.parse_args(argv)
     paths = args.notebooks or book_notebooks()
+    out = args.out or out_for(args.profile)
+    shown_in = [] if args.no_embed or args.profile != SHOWN_PROFILE else SHOWN_IN
     rows = []
     for p in paths:
         print(f"timing {p} ({args.profile} profile) ...", flush=True)
-        rows.append(time_notebook(p.resolve(), args.profile, args.timeout))
+        rows.append(time_notebook(p.resolve(), args.profile, args.timeout, args.keep))
         print(f"  {rows[-1]['seconds'] / 60:.1f} min, load {rows[-1]['load_before']} -> {rows[-1]['load_after']}")
     table = {"profile": args.profile, "date": dt.date.today().isoformat(),
              "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
              "notebooks": rows}
-    write(table, args.out, [] if args.no_embed else SHOWN_IN)
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")
+    write(table, out, shown_in)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}" +
+          (f"; the table is shown in {', '.join(p.name for p in shown_in)}" if shown_in else ""))
     return 0
 
 

@@ -338,35 +338,46 @@ def as_handed_out(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def fetch_mathjax(cache: Path) -> Path:
-    """MathJax's es5/ folder, from the npm registry once (npm pack), checked against the pin."""
-    es5 = cache / f"mathjax-{MATHJAX_VERSION}" / "es5"
-    if (es5 / "tex-chtml.js").is_file():
-        return es5
+def fetch_npm_package(package: str, version: str, integrity: str, prefixes: list[str], cache: Path,
+                      error=None) -> Path:
+    """``cache/<package>-<version>``: the files of the npm package under ``prefixes``, fetched from the
+    npm registry once (``npm pack``) and checked against the pinned sha512 ``integrity``. The book and
+    the slides serve MathJax and reveal.js from here, so no page needs a CDN. ``error``: the exception
+    class to raise (the caller's), BookError by default."""
+    error = error or BookError
+    target = cache / f"{package}-{version}"
+    stamp = target / ".complete"
+    if stamp.is_file():
+        return target
     if shutil.which("npm") is None:
-        raise BookError("npm is needed once to fetch MathJax (apt-get install npm, or Node.js's npm)")
+        raise error(f"npm is needed once to fetch {package} (apt-get install npm, or Node.js's npm)")
     cache.mkdir(parents=True, exist_ok=True)
-    tgz = cache / f"mathjax-{MATHJAX_VERSION}.tgz"
+    tgz = cache / f"{package}-{version}.tgz"
     if not tgz.is_file():
-        print(f"book: fetching mathjax@{MATHJAX_VERSION} from the npm registry", flush=True)
-        r = subprocess.run(["npm", "pack", f"mathjax@{MATHJAX_VERSION}", "--silent",
-                            "--pack-destination", str(cache)], capture_output=True, text=True)
+        print(f"fetching {package}@{version} from the npm registry", flush=True)
+        r = subprocess.run(["npm", "pack", f"{package}@{version}", "--silent", "--pack-destination", str(cache)],
+                           capture_output=True, text=True)
         if r.returncode != 0 or not tgz.is_file():
-            raise BookError(f"npm pack mathjax@{MATHJAX_VERSION} failed:\n{r.stdout}{r.stderr}")
+            raise error(f"npm pack {package}@{version} failed:\n{r.stdout}{r.stderr}")
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
-    if digest != MATHJAX_INTEGRITY:
+    if digest != integrity:
         tgz.unlink()
-        raise BookError(f"{tgz.name}: sha512 {digest} is not the pinned {MATHJAX_INTEGRITY}")
-    tmp = cache / "_unpack"
+        raise error(f"{tgz.name}: sha512 {digest} is not the pinned {integrity}")
+    tmp = cache / f"_unpack_{package}"
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(tgz) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith("package/es5/")]
+        members = [m for m in tar.getmembers() if any(m.name.startswith("package/" + f) for f in prefixes)]
         tar.extractall(tmp, members=members, filter="data")
-    target = es5.parent
     shutil.rmtree(target, ignore_errors=True)
     (tmp / "package").rename(target)
     shutil.rmtree(tmp, ignore_errors=True)
-    return es5
+    stamp.touch()
+    return target
+
+
+def fetch_mathjax(cache: Path) -> Path:
+    """MathJax's es5/ folder (the one the book's pages load)."""
+    return fetch_npm_package("mathjax", MATHJAX_VERSION, MATHJAX_INTEGRITY, ["es5/"], cache) / "es5"
 
 
 HINTS = [

@@ -28,21 +28,18 @@ against pinned hashes, are fetched once into book/_build/_cache and copied besid
 from __future__ import annotations
 
 import argparse
-import base64
 import copy
-import hashlib
-import importlib.util
 import json
 import re
 import shutil
-import subprocess
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 BOOK_DIR = Path(__file__).resolve().parent
 REPO = BOOK_DIR.parent
+sys.path.insert(0, str(REPO))  # run as a script: book.* importable
+from book import build as book_build  # noqa: E402
 OUT = BOOK_DIR / "_build" / "slides"
 CACHE = BOOK_DIR / "_build" / "_cache"
 TEMPLATE = BOOK_DIR / "slides_template"
@@ -223,43 +220,10 @@ def check_lines(name: str, slides: list[Slide]) -> list[str]:
 
 # --------------------------------------------------------------------------- reveal.js and MathJax
 
-def _book_build():
-    spec = importlib.util.spec_from_file_location("book_build_for_slides", BOOK_DIR / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def fetch_reveal(cache: Path = CACHE) -> Path:
-    """reveal.js's files the decks load, from the npm registry once (npm pack), checked against the pin."""
-    target = cache / f"reveal.js-{REVEAL_VERSION}"
-    if (target / "dist" / "reveal.js").is_file():
-        return target
-    if shutil.which("npm") is None:
-        raise SlidesError("npm is needed once to fetch reveal.js (apt-get install npm, or Node.js's npm)")
-    cache.mkdir(parents=True, exist_ok=True)
-    tgz = cache / f"reveal.js-{REVEAL_VERSION}.tgz"
-    if not tgz.is_file():
-        print(f"slides: fetching reveal.js@{REVEAL_VERSION} from the npm registry", flush=True)
-        r = subprocess.run(["npm", "pack", f"reveal.js@{REVEAL_VERSION}", "--silent",
-                            "--pack-destination", str(cache)], capture_output=True, text=True)
-        if r.returncode != 0 or not tgz.is_file():
-            raise SlidesError(f"npm pack reveal.js@{REVEAL_VERSION} failed:\n{r.stdout}{r.stderr}")
-    digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
-    if digest != REVEAL_INTEGRITY:
-        tgz.unlink()
-        raise SlidesError(f"{tgz.name}: sha512 {digest} is not the pinned {REVEAL_INTEGRITY}")
-    tmp = cache / "_unpack_reveal"
-    shutil.rmtree(tmp, ignore_errors=True)
-    with tarfile.open(tgz) as tar:
-        members = [m for m in tar.getmembers()
-                   if any(m.name.startswith("package/" + f) for f in REVEAL_FILES)]
-        tar.extractall(tmp, members=members, filter="data")
-    shutil.rmtree(target, ignore_errors=True)
-    (tmp / "package").rename(target)
-    shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """reveal.js's files the decks load (``REVEAL_FILES``)."""
+    return book_build.fetch_npm_package("reveal.js", REVEAL_VERSION, REVEAL_INTEGRITY, REVEAL_FILES, cache,
+                                        error=SlidesError)
 
 
 # --------------------------------------------------------------------------- building the decks
@@ -301,7 +265,7 @@ def build(root: Path = REPO, out: Path = OUT, verbose: bool = True) -> dict[str,
         raise SlidesError("the decks do not fit:\n  - " + "\n  - ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(fetch_reveal(), out / "reveal.js", dirs_exist_ok=True)
-    shutil.copytree(_book_build().fetch_mathjax(CACHE), out / "mathjax", dirs_exist_ok=True)
+    shutil.copytree(book_build.fetch_mathjax(CACHE), out / "mathjax", dirs_exist_ok=True)
     if (root / "img").is_dir():   # chapters link their diagrams as ../img/NAME.svg
         shutil.copytree(root / "img", out.parent / "img", dirs_exist_ok=True)
     counts = {}

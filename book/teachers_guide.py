@@ -24,7 +24,7 @@ import contextlib
 import functools
 import datetime as dt
 import hashlib
-import importlib.util
+import importlib
 import io
 import json
 import re
@@ -35,6 +35,8 @@ import yaml
 
 BOOK_DIR = Path(__file__).resolve().parent
 REPO = BOOK_DIR.parent
+sys.path.insert(0, str(REPO))  # run as a script: book.* importable
+from book import normalize, slides  # noqa: E402
 TEMPLATE = BOOK_DIR / "teachers_guide.md"
 TEACHING = BOOK_DIR / "teaching.yml"
 GUIDE = REPO / "chapters" / "teachers_guide.ipynb"
@@ -42,6 +44,7 @@ MUTANTS_TEST = REPO / "tests" / "test_check_mutants.py"
 OFFLINE_RECORD = BOOK_DIR / "offline_install.json"
 # The committed output of the timing scripts, read when present (the scripts belong to other work).
 BENCHMARK_TABLES = {"notebook_times": REPO / "benchmarks" / "notebook_times.json",
+                    "notebook_times_quick": REPO / "benchmarks" / "notebook_times_quick.json",
                     "grading_time": REPO / "benchmarks" / "grading_time.json"}
 LIVE_SECONDS = 20     # a cell that took longer in the stored `cpu` run is shown from the stored run
 NOT_MEASURED = "not measured yet"
@@ -55,14 +58,6 @@ class GuideError(Exception):
 
 def _rel(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def read(path: Path) -> dict:
@@ -104,17 +99,28 @@ def questions(nb: dict) -> list[str]:
     return found
 
 
-def run_minutes(chapter: str, table: dict | None) -> str:
-    if table is None:
+def run_minutes(chapter: str, tables: list[dict]) -> str:
+    """The chapter's minutes in each profile timed, from the tables benchmarks/notebook_times.py
+    writes (one per profile: {"profile", "machine": {"cpu", "cores"}, "notebooks": [{"notebook",
+    "seconds"}]}), with the CPU each was measured on."""
+    found = []
+    for table in tables:
+        seconds = {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}.get(chapter)
+        if seconds is not None:
+            m = table["machine"]
+            found.append(f"`{table['profile']}` {seconds / 60:.1f} min (on {m['cpu']}, {m['cores']} cores, "
+                         f"{table['date']})")
+    if not found:
         return f"{NOT_MEASURED} (`benchmarks/notebook_times.py` writes the table)"
-    row = table.get("chapters", {}).get(chapter)
-    if not row:
-        return f"{NOT_MEASURED} (not in `{_rel(BENCHMARK_TABLES['notebook_times'])}`)"
-    cpu = table.get("cpu", "the CPU the table names")
-    return ", ".join(f"`{p}` {m} min" for p, m in row.items()) + f" (on {cpu})"
+    return "; ".join(found)
 
 
-def chapter_section(name: str, nb: dict, teaching: dict, table: dict | None) -> str:
+def notebook_time_tables() -> list[dict]:
+    """The committed notebook-times tables, the shown (`cpu`) profile first."""
+    return [t for t in (benchmark("notebook_times"), benchmark("notebook_times_quick")) if t]
+
+
+def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict]) -> str:
     entry = teaching.get(name)
     if not entry or not entry.get("can_do"):
         raise GuideError(f"book/teaching.yml has no 'can_do' for chapter {name}")
@@ -130,7 +136,7 @@ def chapter_section(name: str, nb: dict, teaching: dict, table: dict | None) -> 
                          "(a notes cell with 'Ask the room: ...')")
     out = [f"### [{title}]({name}.ipynb)", "",
            f"**After it a student can** {entry['can_do'].strip()}", "",
-           f"**Minutes to run it:** {run_minutes(name, table)}. The stored `cpu` run's cells took "
+           f"**Minutes to run it:** {run_minutes(name, tables)}. The stored `cpu` run's cells took "
            f"{_duration(stored_total)} in all (execution times stored in the notebook; the machine "
            "may have been shared).", ""]
     if slow:
@@ -157,7 +163,7 @@ def _mutant_machinery():
         raise GuideError(f"{MUTANTS_TEST.relative_to(REPO)} is missing: the mistakes table is generated "
                          "from its mutants")
     sys.path.insert(0, str(MUTANTS_TEST.parent))
-    return _load("guide_check_mutants", MUTANTS_TEST)
+    return importlib.import_module(MUTANTS_TEST.stem)
 
 
 def fingerprint(machinery) -> str:
@@ -290,10 +296,9 @@ def render(mistakes_part: str | None = None) -> str:
     missing = [m for m in MARKERS if f"<!-- {m} -->" not in text]
     if missing:
         raise GuideError(f"book/teachers_guide.md lost the marker(s) {missing}")
-    slides = _load("guide_slides", BOOK_DIR / "slides.py")
     teaching = yaml.safe_load(TEACHING.read_text(encoding="utf-8"))["chapters"]
-    table = benchmark("notebook_times")
-    chapters = [chapter_section(name, read(path), teaching, table)
+    tables = notebook_time_tables()
+    chapters = [chapter_section(name, read(path), teaching, tables)
                 for name, path in slides.deck_notebooks().items() if not name.startswith("exercise-")]
     if mistakes_part is None:
         machinery = _mutant_machinery()
@@ -311,9 +316,6 @@ def notebook(text: str) -> dict:
     cells = [{"cell_type": "markdown", "id": f"guide-{k}", "metadata": {},
               "source": s.strip("\n").splitlines(keepends=True)} for k, s in enumerate(sections)]
     # The metadata JupyterLab writes (book/normalize.py), so the guide does not open modified (●).
-    spec = importlib.util.spec_from_file_location("book_normalize", Path(__file__).with_name("normalize.py"))
-    normalize = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(normalize)
     return {"cells": cells, "metadata": {"kernelspec": dict(normalize.KERNELSPEC),
                                          "language_info": normalize.language_info()},
             "nbformat": 4, "nbformat_minor": 5}

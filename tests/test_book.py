@@ -24,7 +24,6 @@ import functools
 import html
 import html.parser
 import http.server
-import importlib.util
 import os
 import re
 import shutil
@@ -40,11 +39,9 @@ import pytest
 import headless_chromium
 from test_numbering import chapters as chapter_numbers, exercise_counts, problems_in
 
+from book import build as book_build
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_build", REPO / "book" / "build.py")
-book_build = importlib.util.module_from_spec(spec)
-sys.modules["book_build"] = book_build
-spec.loader.exec_module(book_build)
 
 try:
     SOURCE_ROOT = book_build.source_root()
@@ -325,7 +322,7 @@ def test_page_in_headless_chromium(page, browser, server, built_book):
     problems += [f"TeX error in math: {t}" for t in report["texErrors"]]
     problems += [f"raw TeX or a stray $ in the page's text (math that did not parse): {t!r}" for t in report["raw"]]
 
-    problems += problems_in(f"the page's text", built_book, report["text"], chapter_numbers(SOURCE_ROOT),
+    problems += problems_in("the page's text", built_book, report["text"], chapter_numbers(SOURCE_ROOT),
                             exercise_counts())
 
     nb_path = source_notebook(page)

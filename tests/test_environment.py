@@ -2,9 +2,6 @@
 import json
 import pathlib
 import re
-import subprocess
-import sys
-import tomllib
 
 import pytest
 import yaml
@@ -12,19 +9,12 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from benchmarks import resolve_gpu_extra as gpu_extra
 from d2lutils import platforms
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROJECT = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']
-
-
-def requirements_for(python, extras=()):
-    """pyproject's requirements (the dependencies and the given extras) that apply on ``python``."""
-    environment = {'python_version': python, 'python_full_version': f'{python}.0'}
-    optional = PROJECT['optional-dependencies']
-    listed = PROJECT['dependencies'] + [r for extra in extras for r in optional[extra]]
-    requirements = [Requirement(r) for r in listed]
-    return [r for r in requirements if r.marker is None or r.marker.evaluate(environment)]
+PROJECT = gpu_extra.PROJECT
+requirements_for = gpu_extra.requirements_for
 
 
 def as_pins(requirements):
@@ -69,31 +59,16 @@ def test_python_3_12_gets_what_mxnet_needs_there():
     assert as_pins(requirements_for('3.11'))['numpy'] == 'numpy==1.23.5'
 
 
-def resolve(requirements, python, platform_tag, tmp_path):
-    """What pip would install for ``requirements`` on another Python and platform, from PyPI.
-
-    ``--dry-run`` with ``--report`` resolves from each wheel's separate metadata file (PEP 658), so
-    the gpu extra's 3 GB of wheels are not downloaded: measured 9 s and 58 MB of memory. Markers are
-    evaluated by requirements_for, since pip evaluates them for the Python it runs on.
-    """
-    report = tmp_path / 'report.json'
-    subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '--dry-run', '--quiet', '--ignore-installed',
-         '--only-binary', ':all:', '--python-version', python, '--platform', platform_tag,
-         '--target', str(tmp_path / 'target'), '--report', str(report)]
-        + list(as_pins(requirements).values()), check=True)
-    return {canonicalize_name(item['metadata']['name']): item['metadata']['version']
-            for item in json.loads(report.read_text())['install']}
-
-
-@pytest.mark.parametrize('python', ['3.11', '3.12'])
-def test_the_gpu_extra_resolves(python, tmp_path):
-    # The extra with the one base pin its packages constrain (mxnet-cu117 needs numpy<2): resolving
-    # jupyter's tree as well took 45 s more per Python and tests nothing about the extra.
-    requirements = [r for r in requirements_for(python, extras=['gpu'])
-                    if r.name == 'numpy' or str(r) in PROJECT['optional-dependencies']['gpu']]
-    resolved = resolve(requirements, python, 'manylinux2014_x86_64', tmp_path)
-    for requirement in requirements:
+@pytest.mark.parametrize('python', gpu_extra.PYTHONS)
+def test_the_gpu_extra_resolves(python):
+    """benchmarks/resolve_gpu_extra.py's committed record (pip's resolution from PyPI, run by hand:
+    the index is not reached here) is of pyproject's current gpu extra, and what it resolved meets it."""
+    record = json.loads(gpu_extra.RECORD.read_text())['pythons'][python]
+    rerun = 'run .venv/bin/python benchmarks/resolve_gpu_extra.py and commit its record'
+    assert record['requirements'] == gpu_extra.gpu_requirements(python), \
+        f"pyproject's gpu extra changed since the record was made: {rerun}"
+    resolved = record['resolved']
+    for requirement in map(Requirement, record['requirements']):
         assert resolved[canonicalize_name(requirement.name)] in requirement.specifier, requirement
     assert 'mxnet' not in resolved            # the CPU build would overwrite the CUDA one
     assert len([name for name in resolved if name.startswith('nvidia-')]) == 10

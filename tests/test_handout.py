@@ -10,7 +10,6 @@ what to write (no import error).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -20,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from book import handout
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_handout", REPO / "book" / "handout.py")
-handout = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(handout)
 
 
 def solution_lines() -> set[str]:

@@ -3,19 +3,15 @@ opens "modified" (●); a later `nbconvert --execute` can bring the old metadata
 fails with the command that fixes it. tests/test_jupyterlab.py checks the tabs in a browser."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from book import normalize
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_normalize", REPO / "book" / "normalize.py")
-normalize = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(normalize)
 
 
 def test_every_notebook_is_normalized():
@@ -29,9 +25,10 @@ def test_every_notebook_is_normalized():
 
 
 @pytest.mark.parametrize("damage", ["display_name", "language_info"])
-def test_the_normalizer_fixes_what_it_finds(damage, tmp_path):
+def test_the_normalizer_fixes_what_it_finds(damage, tmp_path, capsys):
     """A notebook as nbconvert left one ('Python 3'), or with a kernel's partial language_info, is
-    refused by --check, rewritten by the script, and then passes; its cells are untouched."""
+    refused by --check, rewritten by the script, and then passes; its cells are untouched. (The
+    script's main() runs in this process: a subprocess per call cost seconds of imports each.)"""
     path = tmp_path / "chapter.ipynb"
     shutil.copy2(REPO / "chapters" / "00_how_to_use.ipynb", path)
     nb = nbformat.read(path, as_version=4)
@@ -40,10 +37,9 @@ def test_the_normalizer_fixes_what_it_finds(damage, tmp_path):
     else:
         nb.metadata.language_info = {"name": "python"}
     nbformat.write(nb, path)
-    script = [sys.executable, str(REPO / "book" / "normalize.py")]
-    check = subprocess.run(script + ["--check", str(path)], capture_output=True, text=True)
-    assert check.returncode == 1 and "book/normalize.py" in check.stdout, check.stdout + check.stderr
-    assert subprocess.run(script + [str(path)], capture_output=True).returncode == 0
-    assert subprocess.run(script + ["--check", str(path)]).returncode == 0
+    assert normalize.main(["--check", str(path)]) == 1
+    assert "book/normalize.py" in capsys.readouterr().out
+    assert normalize.main([str(path)]) == 0
+    assert normalize.main(["--check", str(path)]) == 0
     fixed = nbformat.read(path, as_version=4)
     assert fixed.cells == nbformat.read(REPO / "chapters" / "00_how_to_use.ipynb", as_version=4).cells

@@ -3,27 +3,18 @@ machine) is there, names every notebook of the book as they are now, and is what
 and the website show. Nothing is timed here."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from benchmarks import notebook_times as times
+from book import build as book_build
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-times = load("notebook_times", REPO / "benchmarks" / "notebook_times.py")
-book_build = load("book_build", REPO / "book" / "build.py")
 RUN = "run .venv/bin/python benchmarks/notebook_times.py on a quiet machine (nothing else running)"
 
 

@@ -14,20 +14,16 @@ generated text and in the browser by tests/test_book.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from book import build as book_build
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_build", REPO / "book" / "build.py")
-book_build = importlib.util.module_from_spec(spec)
-sys.modules.setdefault("book_build", book_build)
-spec.loader.exec_module(book_build)
 
 # What one chapter alone teaches, by file stem (so a renumbering keeps it right): a mention such as
 # "ResNet-18 (chapter 5)" names a topic of 04_resnet18, so 5 is wrong.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -31,11 +30,9 @@ import pytest
 
 import headless_chromium
 
+from book import slides
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_slides", REPO / "book" / "slides.py")
-slides = importlib.util.module_from_spec(spec)
-sys.modules["book_slides"] = slides
-spec.loader.exec_module(slides)
 
 DECKS = slides.deck_notebooks()
 

@@ -49,7 +49,6 @@ import pathlib
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -527,7 +526,7 @@ def _run_in_sandbox(nb, teacher, plan, timeout, seed, sandboxed, scratch):
         outcome = sandbox.run(command, work, limits, readonly=[sys.prefix],
                               binds=[(view, PACKAGE)], env=env)
     else:
-        outcome = _run_unsandboxed(command, work, limits, env)
+        outcome = sandbox.run_unsandboxed(command, work, limits, env, pythonpath=PACKAGE.parent)
     message = ''
     if outcome.timed_out:
         message = (f'it ran longer than {limit:g} s (five times the teacher\'s copy, plus the '
@@ -550,33 +549,6 @@ def _run_in_sandbox(nb, teacher, plan, timeout, seed, sandboxed, scratch):
         except Exception:  # the student's process may have written anything there
             executed = None
     return executed, message, work / 'answers'
-
-
-def _run_unsandboxed(command, work, limits, env):
-    """--no-sandbox: the same runner as a plain process with the same limits, no namespaces."""
-    import resource
-    import time
-    out_path = work.parent / 'output'
-
-    def limit():
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-
-    start = time.monotonic()
-    with out_path.open('wb') as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=work, preexec_fn=limit,
-                                   env={**env, 'PYTHONPATH': str(PACKAGE.parent)})
-        timed_out = False
-        try:
-            process.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            sandbox._kill_group(process)
-    output = out_path.read_bytes()[:limits.file_bytes].decode(errors='replace')
-    return sandbox.Outcome(process.returncode, output, timed_out, time.monotonic() - start)
 
 
 def execute(path, timeout):
