@@ -9,3 +9,26 @@ os.environ['OMP_NUM_THREADS'] = '1'
 # d2lutils makes MXNet importable on Python 3.12 (it restores numpy.bool before mxnet loads), so it
 # must be imported before any test module imports mxnet.
 import d2lutils  # noqa: E402,F401
+
+# pytest-xdist (--dist loadscope) hands whole modules to the workers in collection order. Its default
+# order is by number of tests, which started the longest modules (a few slow tests each) last, so one
+# worker ran on alone at the end: pyproject turns that off (--no-loadscope-reorder) and this list puts
+# the modules that took longest in `pytest --durations` first (longest first; the rest keep pytest's
+# order). A module missing from the list only runs later; nothing is skipped.
+LONGEST_FIRST = [
+    'tests/test_nbgrader.py', 'tests/test_jupyterlab.py', 'tests/test_grader.py',
+    'tests/test_check_mutants.py', 'tests/test_stale_outputs.py', 'chapters/05_training_resnet.ipynb',
+    'tests/test_slides.py', 'tests/test_distributed.py', 'tests/test_chapter5.py', 'tests/test_handout.py',
+    'tests/test_book.py', 'chapters/exercises/solutions/bottleneck.ipynb', 'tests/test_exercises_run.py',
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split('::')[0], len(rank)))  # stable: order kept within
+
+
+def pytest_xdist_auto_num_workers(config):
+    """One worker more than cores (`-n auto`): the browser, notebook and grading tests spend much of
+    their time waiting on other processes, and a third worker on two cores fills that time."""
+    return (os.cpu_count() or 1) + 1
