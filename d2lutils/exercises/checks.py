@@ -485,9 +485,8 @@ def _check_behaviour(block, reference, design, x, where, reference_name):
             calls.append(_convolutions_and_dense(record))
         if behaviour.close(*outputs):
             continue
-        reference_io = {name: (call.input.asnumpy(), call.output.asnumpy())
-                        for call in calls[1] for name, _ in design.convs
-                        if call.layer is getattr(reference, name)}
+        reference_io = {call.path: (call.input.asnumpy(), call.output.asnumpy())
+                        for call in calls[1] if call.path in dict(design.convs)}
         student_io = behaviour.match_convs(calls[0], reference, design)
         found = behaviour.diagnose(design, xs, reference_io, student_io, outputs[0], training)
         _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
@@ -543,17 +542,8 @@ def _report(check_name, name, reference, lines, checked):
 
 
 # --------------------------------------------------------------------------- the two checks
-def _bottleneck_v15():
-    """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
-    a block with its stride there is compared with."""
-
-    class BottleneckV15(models.Bottleneck):
-        def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
-            super().__init__(num_channels, use_1x1conv, strides, **kwargs)
-            inner = num_channels // 4
-            self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
-            self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
-    return BottleneckV15
+# The reference a block with its stride on the 3x3 convolution ("ResNet v1.5") is compared with.
+BOTTLENECK_V15 = functools.partial(models.Bottleneck, stride_on='3x3')
 
 
 def _common_checks(cls, reference_cls, setting, name, projection_hint):
@@ -602,7 +592,7 @@ def check_bottleneck(cls):
             cls, models.Bottleneck, setting, name, 'followed by batch norm.')
         # Where the stride is shows in the multiply-adds: those of the reference (stride on the
         # first 1x1 convolution) and of its "ResNet v1.5" variant (stride on the 3x3), as run.
-        v15_reference = _build(_bottleneck_v15(), setting, 'reference')
+        v15_reference = _build(BOTTLENECK_V15, setting, 'reference')
         v15_calls = _run(v15_reference, x, 'reference', '')[1]
         macs, ref_macs, v15_macs = (walker.macs_per_example(c)
                                     for c in (calls, ref_calls, v15_calls))
