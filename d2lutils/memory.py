@@ -117,7 +117,7 @@ def _reset_peak_rss():
         return False
 
 
-def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=None):
+def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, device=None):
     """Run ``num_steps`` training steps on random data and report the peak memory they added.
     Used in chapter 4.
 
@@ -131,7 +131,7 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
         Images per step.
     num_steps : int
         Steps measured (after one warm-up forward pass).
-    ctx : mxnet.Context, optional
+    device : mxnet.Context, optional
         Where the random data goes; the CPU by default.
 
     Returns
@@ -151,13 +151,13 @@ def measure_training_step_memory(net, input_shape, batch_size, num_steps=2, ctx=
     The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
     do move (training-mode forward passes update them).
     """
-    ctx = ctx or mx.cpu()
+    device = device or mx.cpu()
     shape = (batch_size,) + inspection.one_sample_shape(input_shape)[1:]
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
-    X = np.random.uniform(size=shape, ctx=ctx)
+    X = np.random.uniform(size=shape, ctx=device)
     warm = net(X[:1])
-    y = np.zeros((batch_size,), ctx=ctx)
+    y = np.zeros((batch_size,), ctx=device)
     mx.nd.waitall()
     del warm
     baseline = _proc_status_kb('VmRSS') * 1024

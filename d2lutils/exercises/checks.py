@@ -16,8 +16,9 @@ and compares it with ``d2lutils.models.Bottleneck`` or ``d2lutils.models.PreActR
   (non-negative values), i.e. the pre-activated input;
 - what the block computes (``d2lutils.exercises.behaviour``): every convolution and batch norm of
   both blocks gets values fixed by its shape alone, so the student's block must return the
-  reference's output, in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
-  convolution, on the branch or on the shortcut, changes it, and the message names the edit;
+  reference's output, in training and in inference mode. Any missing, extra, replaced or moved
+  ReLU, batch norm or convolution, on the branch or on the shortcut, changes it, and the message
+  names the edit;
 - that the shortcut really carries the input: every convolution's weights are set to zero and every
   batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
   bottleneck then returns exactly ``relu(x - 0.5)`` (its branch ends with a batch norm), the
@@ -65,7 +66,7 @@ WIDTH = 80  # nbgrader's feedback cuts lines at about 87 characters
 
 
 @dataclasses.dataclass(frozen=True)
-class Setting:
+class BlockSetting:
     """One way of building a block, and the input it is run on."""
     num_channels: int
     use_1x1conv: bool
@@ -86,10 +87,10 @@ class Setting:
 
 
 SETTINGS = (
-    Setting(16, False, 1, in_channels=16),   # identity shortcut: shape kept
-    Setting(16, True, 1, in_channels=8),     # channels change (like ResNet-50's first block, 64->256)
-    Setting(32, True, 2, in_channels=16),    # channels and resolution change (first block of a stage)
-    Setting(16, True, 2, in_channels=16),    # only the resolution changes
+    BlockSetting(16, False, 1, in_channels=16),  # identity shortcut: shape kept
+    BlockSetting(16, True, 1, in_channels=8),    # channels change (as ResNet-50's first block)
+    BlockSetting(32, True, 2, in_channels=16),   # channels and resolution (a stage's first block)
+    BlockSetting(16, True, 2, in_channels=16),   # only the resolution changes
 )
 
 
