@@ -15,7 +15,7 @@ intermediate result. So ``trace`` needs no initialized weights and no forward pa
 224x224 is traced in a fraction of a second. (``net.summary`` runs a real forward pass instead, with
 forward hooks, and needs an initialized, non-hybridized network.) Each row of the trace is one
 operation of the graph: a layer (convolution, batch norm, ReLU, pooling, dense) or an addition of a
-residual block, named by its place in the network, e.g. ``4.1.conv2`` is ``conv2`` of block 1 of
+residual block, named by its place in the network, e.g. ``4.1.body.3`` is layer 3 of the ``body`` of block 1 of
 ``net[4]`` (the paths of ``walker.walk``). A block that runs twice (the ReLU of a residual block)
 has a row per call. A network that is not a HybridBlock is traced by running it once with forward
 hooks instead (``walker.recording``).
@@ -51,7 +51,7 @@ BYTES_PER_FLOAT32 = 4
 @dataclasses.dataclass
 class LayerInfo:
     """One row of a trace: one operation of the network's graph."""
-    name: str            # place in the network, e.g. '4.1.conv2', or 'input'
+    name: str            # place in the network, e.g. '4.1.body.3', or 'input'
     kind: str            # Convolution, BatchNorm, Activation, Pooling, FullyConnected, add, ...
     output_shape: tuple  # including the batch dimension of the traced input
     params: int          # trainable parameters this operation uses (grad_req != 'null')
@@ -81,7 +81,7 @@ def _layer_paths(net):
 
 
 def _node_name(node_name, paths):
-    """'conv57_fwd' -> '4.1.conv2'; 'residual3_add0' -> '4.1.add'."""
+    """'conv57_fwd' -> '4.1.body.3'; 'residual3_add0' -> '4.1.add'."""
     best = ''
     for prefix in paths:
         if prefix and node_name.startswith(prefix) and len(prefix) > len(best):
@@ -348,7 +348,7 @@ def zero_gradients(net: Annotated[object, Check(arguments.initialized_net)], X: 
     -------
     dict
         ``{parameter path: (scalars whose gradient is exactly 0, scalars)}``, with the paths of
-        ``models.named_parameters`` (e.g. ``'7.1.conv2.weight'``).
+        ``models.named_parameters`` (e.g. ``'7.1.body.3.weight'``).
 
     Runs what one training step computes before the update: ``net(X)`` in training mode, the softmax
     cross-entropy against the labels ``y``, and its gradient with respect to every trainable

@@ -284,7 +284,7 @@ def test_the_check_knows_where_the_reference_puts_the_stride():
     library's block (stride on the first 1x1) and the check's "ResNet v1.5" variant (on the 3x3)."""
     from mxnet import np
     for s in checks.SETTINGS:
-        for cls, stride_on in ((models.Bottleneck, 'conv1'), (checks._bottleneck_v15(), 'conv3x3')):
+        for cls, stride_on in ((models.Bottleneck, 'conv1'), (checks.BottleneckV15, 'conv3x3')):
             block = cls(s.num_channels, s.use_1x1conv, s.strides)
             block.initialize()
             x = np.zeros(s.input_shape)

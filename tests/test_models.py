@@ -191,12 +191,16 @@ def test_no_bias_anywhere_but_the_classifier():
 def test_bottleneck_stride_placement_leaves_parameters_alone():
     # v1 strides the first 1x1 conv, v2 the 3x3; same weight shapes apart from BN placement.
     a = built(models.Bottleneck(64, use_1x1conv=True, strides=2), (1, 32, 8, 8))
-    assert a.conv1._kwargs['stride'] == (2, 2) and a.conv2._kwargs['stride'] == (1, 1)
+    assert a.body[0]._kwargs['stride'] == (2, 2) and a.body[3]._kwargs['stride'] == (1, 1)
     b = built(models.PreActBottleneck(64, use_1x1conv=True, strides=2), (1, 32, 8, 8))
-    assert b.conv2._kwargs['stride'] == (2, 2)
+    assert b.body[0]._kwargs['stride'] == (1, 1) and b.body[3]._kwargs['stride'] == (2, 2)
+    c = built(models.Bottleneck(64, use_1x1conv=True, strides=2, stride_on='3x3'), (1, 32, 8, 8))
+    assert c.body[0]._kwargs['stride'] == (1, 1) and c.body[3]._kwargs['stride'] == (2, 2)
     conv_weights = lambda blk: sorted(p.shape for n, p in blk.collect_params().items()
                                       if 'conv' in n and n.endswith('weight'))
-    assert conv_weights(a) == conv_weights(b)
+    assert conv_weights(a) == conv_weights(b) == conv_weights(c)
+    with pytest.raises(ValueError, match="stride_on must be one of '1x1', '3x3'"):
+        models.Bottleneck(64, stride_on='conv2')
 
 
 def test_identity_shortcut_passes_gradient():
@@ -207,7 +211,7 @@ def test_identity_shortcut_passes_gradient():
     blk.initialize()
     x = np.random.normal(size=(2, 4, 5, 5))
     blk(x)
-    blk.conv2.weight.set_data(np.zeros(blk.conv2.weight.shape))
+    blk.body[3].weight.set_data(np.zeros(blk.body[3].weight.shape))
     x.attach_grad()
     with autograd.record():
         y = blk(x)

@@ -16,8 +16,9 @@ and compares it with ``d2lutils.models.Bottleneck`` or ``d2lutils.models.PreActR
   (non-negative values), i.e. the pre-activated input;
 - what the block computes (``d2lutils.exercises.behaviour``): every convolution and batch norm of
   both blocks gets values fixed by its shape alone, so the student's block must return the
-  reference's output, in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
-  convolution, on the branch or on the shortcut, changes it, and the message names the edit;
+  reference's output, in training and in inference mode. Any missing, extra, replaced or moved
+  ReLU, batch norm or convolution, on the branch or on the shortcut, changes it, and the message
+  names the edit;
 - that the shortcut really carries the input: every convolution's weights are set to zero and every
   batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
   bottleneck then returns exactly ``relu(x - 0.5)`` (its branch ends with a batch norm), the
@@ -77,7 +78,7 @@ WIDTH = 80  # nbgrader's feedback cuts lines at about 87 characters
 
 
 @dataclasses.dataclass(frozen=True)
-class Setting:
+class BlockSetting:
     """One way of building a block, and the input it is run on."""
     num_channels: int
     use_1x1conv: bool
@@ -98,10 +99,10 @@ class Setting:
 
 
 SETTINGS = (
-    Setting(16, False, 1, in_channels=16),   # identity shortcut: shape kept
-    Setting(16, True, 1, in_channels=8),     # channels change (like ResNet-50's first block, 64->256)
-    Setting(32, True, 2, in_channels=16),    # channels and resolution change (first block of a stage)
-    Setting(16, True, 2, in_channels=16),    # only the resolution changes
+    BlockSetting(16, False, 1, in_channels=16),  # identity shortcut: shape kept
+    BlockSetting(16, True, 1, in_channels=8),    # channels change (as ResNet-50's first block)
+    BlockSetting(32, True, 2, in_channels=16),   # channels and resolution (a stage's first block)
+    BlockSetting(16, True, 2, in_channels=16),   # only the resolution changes
 )
 
 
@@ -519,9 +520,9 @@ def _check_behaviour(answers, reference, design, x, where, reference_name):
         if student_y is None:
             _fail('the block does not return an array', where, 'an array', 'something else',
                   'return the sum of branch and shortcut.')
-        reference_io = {name: (call.input.asnumpy(), call.output.asnumpy())
-                        for call in record.of(nn.Conv2D, nn.Dense) for name, _ in design.convs
-                        if call.layer is getattr(reference, name)}
+        convs = dict(design.convs)
+        reference_io = {call.path: (call.input.asnumpy(), call.output.asnumpy())
+                        for call in record.of(nn.Conv2D, nn.Dense) if call.path in convs}
         student_io = behaviour.match_convs(student_calls, reference, design)
         found = behaviour.diagnose(design, xs, reference_io, student_io, student_y, training)
         _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
@@ -775,17 +776,13 @@ def record_block(cls, check_name, inputs):
 
 
 # --------------------------------------------------------------------------- the judgements
-def _bottleneck_v15():
-    """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
-    a block with its stride there is compared with."""
+class BottleneckV15(models.Bottleneck):
+    """``models.Bottleneck(..., stride_on='3x3')`` ("ResNet v1.5"), the reference a block with its
+    stride on the 3x3 convolution is compared with: a class, so that ``models.resnet_stage`` (which
+    takes a block class) builds the v1.5 twin of check_resnet's reference network."""
 
-    class BottleneckV15(models.Bottleneck):
-        def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
-            super().__init__(num_channels, use_1x1conv, strides, **kwargs)
-            inner = num_channels // 4
-            self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
-            self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
-    return BottleneckV15
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, stride_on='3x3', **kwargs)
 
 
 def _not_the_library(student, reference_name):
@@ -832,7 +829,7 @@ def judge_bottleneck(student, inputs):
             student, i, models.Bottleneck, x)
         # Where the stride is shows in the multiply-adds: those of the reference (stride on the
         # first 1x1 convolution) and of its "ResNet v1.5" variant (stride on the 3x3), as run.
-        v15_reference = _build(_bottleneck_v15(), setting, 'reference')
+        v15_reference = _build(BottleneckV15, setting, 'reference')
         v15_calls = _run(v15_reference, x, 'reference', '')[1]
         macs, ref_macs, v15_macs = (walker.macs_per_example(c)
                                     for c in (calls, ref_calls, v15_calls))
@@ -1020,7 +1017,7 @@ def _reference_network(depth, num_classes, version, v15=False):
         twin, stage = nn.HybridSequential(), 0
         for child in net:
             if isinstance(child, nn.HybridSequential):
-                child = models.resnet_stage(_bottleneck_v15(), models.STAGE_WIDTHS[kind][stage],
+                child = models.resnet_stage(BottleneckV15, models.STAGE_WIDTHS[kind][stage],
                                             blocks[stage], first_stage=stage == 0)
                 stage += 1
             twin.add(child)
