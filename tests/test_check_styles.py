@@ -198,6 +198,7 @@ def test_bottleneck_style_is_accepted(style, capsys):
     checks.check_bottleneck(style)
     out = capsys.readouterr().out
     assert f'check_bottleneck({style.__name__}): passed, 4 settings' in out
+    assert max(map(len, out.splitlines())) <= checks.WIDTH, out  # long class names too
     assert ('ResNet v1.5' in out) == (style is BottleneckV15), out
 
 

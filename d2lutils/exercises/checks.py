@@ -85,9 +85,12 @@ class BlockSetting:
     strides: int
     in_channels: int
 
+    def call(self, name):
+        """How the block is built: 'Bottleneck(16, use_1x1conv=False, strides=1)'."""
+        return f'{name}({self.num_channels}, use_1x1conv={self.use_1x1conv}, strides={self.strides})'
+
     def describe(self, name):
-        return (f'{name}({self.num_channels}, use_1x1conv={self.use_1x1conv}, '
-                f'strides={self.strides}) on an input of shape {self.input_shape}')
+        return f'{self.call(name)} on an input of shape {self.input_shape}'
 
     @property
     def input_shape(self):
@@ -157,6 +160,12 @@ def _wrap(text, label=''):
                                subsequent_indent=' ' * len(label), break_long_words=False,
                                break_on_hyphens=False) or [first.rstrip()]
     return [line.replace('\0', ' ') for line in lines]
+
+
+def _print(text, label=''):
+    """Print ``text`` in lines of at most WIDTH characters (``_wrap``): JupyterLab wraps a longer
+    output line at any character, even inside a number ('44 / 8 parameters')."""
+    print('\n'.join(_wrap(text, label)))
 
 
 def _fail(headline, where=None, expected=None, got=None, hint=None):
@@ -569,14 +578,17 @@ def _inputs(setting):
 
 
 def _report(check_name, name, reference, lines, checked):
+    """The pass report: ``lines`` are (setting, its figures), each setting on a line of its own
+    and its figures indented on the next, so that no line is longer than WIDTH."""
     if not lines:
         _fail('no setting was checked, so nothing was shown to be right',
               hint='the list of settings (checks.SETTINGS) is empty; restore it.')
-    print(f'{check_name}({name}): passed, {len(lines)} settings, compared with '
-          f'd2lutils.models.{reference}')
-    for line in lines:
-        print('  ' + line)
-    print('Checked: ' + '; '.join(checked) + '.')
+    _print(f'{check_name}({name}): passed, {len(lines)} settings, compared with '
+           f'd2lutils.models.{reference}')
+    for setting, figures in lines:
+        _print(f'{setting.call(name)} on an input {setting.input_shape}:', '  ')
+        _print(figures, '    ')
+    _print('; '.join(checked) + '.', 'Checked: ')
 
 
 # --------------------------------------------------------------------------- asking a student's block
@@ -863,15 +875,15 @@ def judge_bottleneck(student, inputs):
                  'the branch ends with a batch norm; the ReLU comes after the addition.'),
             ], where, 'relu(x - 0.5)')
         bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}, '
-                     f'{macs:,} multiply-adds per example')
+        lines.append((setting, f'output {tuple(ran["shape"])}, {total:,} parameters{bias_note}, '
+                               f'{macs:,} multiply-adds per example'))
     checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
                'allowed)', 'every layer used', 'gradients reach the input',
                'the identity shortcut carries the input (output = relu(x + constant branch))',
                'multiply-adds (where the stride is)']
     _report('check_bottleneck', name, 'Bottleneck', lines, checked)
     if v15:
-        print('Note: your stride is on the 3x3 convolution ("ResNet v1.5", as in torchvision); the '
+        _print('Note: your stride is on the 3x3 convolution ("ResNet v1.5", as in torchvision); the '
               'reference puts it on the first 1x1 convolution, as in the paper. Both are accepted.')
 
 
@@ -907,7 +919,7 @@ def judge_preact(student, inputs):
                  'conv-BN-ReLU with a ReLU after the addition is v1; v2 is BN-ReLU-conv.'),
             ], where, 'x itself')
         bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}')
+        lines.append((setting, f'output {tuple(ran["shape"])}, {total:,} parameters{bias_note}'))
     checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
                'allowed)', 'every layer used', 'gradients reach the input',
                'every convolution, the projection included, reads a ReLU output',
@@ -1081,9 +1093,9 @@ def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, ima
               'it); else the layers are right in number but not in order: stem, the four '
               'stages in order, global average pooling, dense layer; each stage\'s first block '
               'projects.')
-    print(f'check_resnet: passed. Output {expected_shape}, {expected:,} trainable parameters '
-          f'(convolution biases not counted), as d2lutils.models.resnet({depth}), and the same '
-          'function (every layer given values fixed by its shape).')
+    _print(f'check_resnet: passed. Output {expected_shape}, {expected:,} trainable parameters '
+           f'(convolution biases not counted), as d2lutils.models.resnet({depth}), and the same '
+           'function (every layer given values fixed by its shape).')
 
 
 def _function_image(seed=0):
@@ -1165,7 +1177,7 @@ def _answer_for_grader(check_name, target):
         return None  # a check the student ran outside the check cells: nothing to grade
     answers.save(folder, f'{_cell["grade_id"]}-{_cell["calls"]}', _as_data(data))
     _cell['calls'] += 1
-    print(f'{check_name}: answers recorded for the grader, who checks them outside this notebook.')
+    _print(f'{check_name}: answers recorded for the grader, who checks them outside this notebook.')
     return None
 
 
