@@ -113,19 +113,12 @@ def _graph(net, input_shape):
     except mx.base.MXNetError as error:
         raise arguments.ArgumentError(
             f'input_shape {tuple(input_shape)} does not fit net: MXNet cannot infer the shapes of '
-            f'its layers from it ({_cause(error)}). Give the shape of the images it was built for, '
-            f'with the batch first, e.g. (1, 1, 28, 28).') from None
+            f'its layers from it ({arguments.error_line(error)}). Give the shape of the images it '
+            f'was built for, with the batch first, e.g. (1, 1, 28, 28).') from None
     _check_known_shapes(net, nodes, shapes, input_shape)
     if len(shapes) != len(nodes):  # every operator here has exactly one visible output
         raise NotImplementedError('an operation with several outputs; trace does not handle it')
     return nodes, shapes
-
-
-def _cause(error):
-    """The line of an MXNet error that says what failed, without its C++ stack."""
-    lines = [line for line in str(error).splitlines() if line.strip() and 'Stack trace' not in line]
-    return next((line.strip() for line in lines if 'Error' in line or 'Check failed' in line),
-                lines[0].strip() if lines else type(error).__name__)
 
 
 def _check_known_shapes(net, nodes, shapes, input_shape):
@@ -220,8 +213,8 @@ def _trace_by_forward(net, input_shape):
         except mx.base.MXNetError as error:
             raise arguments.ArgumentError(
                 f'input_shape {tuple(input_shape)} does not fit net: running it on zeros of that '
-                f'shape failed ({_cause(error)}). Give the shape of the inputs it was built for, '
-                f'with the batch first.') from None
+                f'shape failed ({arguments.error_line(error)}). Give the shape of the inputs it '
+                f'was built for, with the batch first.') from None
     rows = [LayerInfo('input', 'input', tuple(input_shape), 0, 0,
                       math.prod(input_shape) * BYTES_PER_FLOAT32)]
     for call in record.calls:

@@ -176,7 +176,8 @@ def measure_training_step_memory(
     except MXNetError as error:
         raise arguments.ArgumentError(
             f'input_shape {tuple(input_shape)} does not fit net: its first forward pass failed '
-            f'({inspection._cause(error)}). Give the shape of the images it was built for.') from None
+            f'({arguments.error_line(error)}). Give the shape of the images it was built '
+            f'for.') from None
     y = np.zeros((batch_size,), ctx=device)
     mx.nd.waitall()
     del warm

@@ -249,15 +249,6 @@ _install_stub_note()
 
 
 # --------------------------------------------------------------------------- small helpers
-def _short(error):
-    """The informative line of an exception's message (MXNet's carry a C++ traceback)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if 'Check failed' in line or 'Error' in line:
-            return line.replace('MXNetError: ', '')
-    return lines[-1] if lines else type(error).__name__
-
-
 def _count(block):
     """Trainable parameters of ``block``, and of those, how many are convolution biases.
 
@@ -343,7 +334,7 @@ def _build(cls, setting, name):
     except NotImplementedError as e:
         _not_implemented(e, where, '__init__')
     except Exception as e:
-        _fail(f'building it raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'building it raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='read the error: it names the layer or the argument that is wrong.')
     finally:
         npx.set_np()  # in case the block turned NumPy mode off
@@ -352,7 +343,7 @@ def _build(cls, setting, name):
         if hasattr(block, 'hybridize'):
             block.hybridize(False)  # hooks see only layers that run in Python
     except Exception as e:
-        _fail(f'initialize() raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'initialize() raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='call super().__init__(**kwargs) first in __init__ and make your layers '
                    'attributes of the block.')
     return block
@@ -382,7 +373,8 @@ def _run(block, x, where, hint, setting=None):
             headline = (f'the forward pass raised {type(e).__name__}' if 'broadcast' not in str(e)
                         else 'the branch and the shortcut have different shapes: they cannot '
                              'be added')
-            _fail(headline, where, got=_short(e), hint=_shape_hint(e, setting) or hint)
+            _fail(headline, where, got=arguments.error_line(e),
+                  hint=_shape_hint(e, setting) or hint)
     return y, _calls(record)
 
 
@@ -486,7 +478,7 @@ def _gradient(block, x, where):
         y.backward()
         return x.grad.asnumpy()
     except Exception as e:
-        _fail(f'the backward pass raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'the backward pass raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='use only MXNet operations (no .asnumpy(), no NumPy) in the forward method.')
     finally:
         npx.set_np()
@@ -508,7 +500,7 @@ def _controlled_run(block, x, training, where):
             y = _forward(block, x, training)
         except Exception as e:
             _fail(f'the forward pass in {"training" if training else "inference"} mode '
-                  f'raised {type(e).__name__}', where, got=_short(e),
+                  f'raised {type(e).__name__}', where, got=arguments.error_line(e),
                   hint='the block must run in both modes (autograd.train_mode and '
                        'predict_mode).')
     return _numpy(y), _calls(record)
@@ -1009,7 +1001,7 @@ def _network_answers(net, image_size, image):
     except NotImplementedError as e:
         _not_implemented(e, where, 'the forward pass')
     except Exception as e:
-        _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'the forward pass raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='read the error: it names the layer whose input does not fit.')
     shape = None if _numpy(y) is None else list(_numpy(y).shape)
     total, biases = _count(net)
