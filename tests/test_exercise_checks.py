@@ -274,13 +274,15 @@ def test_reference_preact_passes(capsys):
     assert any(line.startswith('Checked: output shapes;') for line in lines)
 
 
-def test_bottleneck_with_biases_passes(capsys):
-    checks.check_bottleneck(variant(BottleneckBase, bias=True))
-    assert 'convolution biases' in capsys.readouterr().out
-
-
-def test_preact_with_biases_passes():
-    checks.check_preact(variant(PreActBase, bias=True))
+@pytest.mark.parametrize('check, base, biases', [
+    # the first setting (16 channels, identity shortcut): the convolutions' output channels
+    (checks.check_bottleneck, BottleneckBase, 4 + 4 + 16),
+    (checks.check_preact, PreActBase, 16 + 16)])
+def test_a_block_with_convolution_biases_passes_and_is_told_how_many(check, base, biases, capsys):
+    check(variant(base, bias=True))
+    lines = report_lines(capsys.readouterr().out)
+    noted = [line for line in lines if 'of them convolution biases' in line]
+    assert len(noted) == len(checks.SETTINGS) and f', {biases} of them convolution biases' in noted[0]
 
 
 def test_bottleneck_v15_stride_on_3x3_is_accepted_with_a_note(capsys):
