@@ -60,17 +60,7 @@ def test_none_is_allowed_only_where_it_means_something():
         arguments.positive_int('batch_size', None)
 
 
-# --- data.load_fashion_mnist / load_with_profile -------------------------------------------------
-
-@pytest.fixture
-def no_data_anywhere(monkeypatch, tmp_path):
-    """A bad argument must be refused before any file is looked for: with no data at all, a
-    missing check would end in DataError instead of the expected error."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, 'mxnet_data_dir', lambda: tmp_path / 'mxnet-home')
-    monkeypatch.setattr(data, 'DEBIAN_DIR', tmp_path / 'debian')
-    return tmp_path
-
+# --- data.load_fashion_mnist / load_with_profile (no_data_anywhere: conftest.py) ------------------
 
 @pytest.mark.parametrize('kwargs, error, fragments', [
     (dict(batch_size=0), ValueError, ['batch_size', '0', 'positive integer']),
@@ -489,7 +479,8 @@ def test_error_line_is_the_line_that_says_what_failed(text, line):
 
 
 def test_every_message_that_passes_an_mxnet_error_on_gives_its_cause():
-    """trace, the gradient norms and the memory measurement name what MXNet said, not a traceback."""
+    """trace, the gradient norms and the memory measurement name what MXNet said, not its
+    traceback."""
     from d2lutils import gradients, inspection
     dense = nn.Dense(3, in_units=4)
     dense.initialize()
