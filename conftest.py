@@ -10,6 +10,21 @@ os.environ['OMP_NUM_THREADS'] = '1'
 # must be imported before any test module imports mxnet.
 import d2lutils  # noqa: E402,F401
 
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def no_data_anywhere(monkeypatch, tmp_path):
+    """No real Fashion-MNIST anywhere: no D2LUTILS_DATA, and the MXNet and Debian folders point
+    into tmp_path (returned). Tests of reading write their own files there; tests of argument
+    checks use it to show that a bad argument is refused before any file is looked for."""
+    from d2lutils import data
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, 'mxnet_data_dir', lambda: tmp_path / 'mxnet-home')
+    monkeypatch.setattr(data, 'DEBIAN_DIR', tmp_path / 'debian')
+    return tmp_path
+
+
 # pytest-xdist (--dist loadscope) hands whole modules to the workers in collection order. Its default
 # order is by number of tests, which started the longest modules (a few slow tests each) last, so one
 # worker ran on alone at the end: pyproject turns that off (--no-loadscope-reorder) and this list puts

@@ -43,6 +43,18 @@ class ArgumentError(TypeError, ValueError):
     allowed. Both a TypeError and a ValueError, so code that catches either still catches it."""
 
 
+def error_line(error):
+    """The line of an exception's message that says what failed, e.g. 'Shape inconsistent,
+    Provided = [3,4], inferred shape=(3,5)': MXNet's messages can carry a traceback and C++ file
+    names before it, so the last line naming an error or a failed check is taken, without MXNet's
+    'MXNetError: ' prefix. The one place the package shortens an error it passes on."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if 'Check failed' in line or 'Error' in line:
+            return line.removeprefix('MXNetError: ')
+    return lines[-1] if lines else type(error).__name__
+
+
 def _shown(value):
     """The value as the reader typed it, with its type when that is not obvious from the repr."""
     if isinstance(value, bool):

@@ -42,7 +42,6 @@ class WorkerReport:
     losses: list
     weights_sha256: str       # the trainable parameters, byte for byte
     running_stats_sha256: str  # batch norm's running means and variances (never sent to the server)
-    weights_norm: float
 
     @property
     def loss_fell(self):
@@ -233,10 +232,9 @@ def worker_main(steps, batch_size, lr, stem, examples):
     trainable = models.named_parameters(net)
     running = [(name, p) for name, p in models.named_parameters(net, trainable_only=False)
                if p.grad_req == 'null']
-    norm = sum(float((p.data() ** 2).sum()) for _, p in trainable) ** 0.5
-    print(json.dumps(dataclasses.asdict(WorkerReport(
-        rank, num_workers, len(shard), losses, fingerprint(trainable), fingerprint(running),
-        norm))), flush=True)
+    report = WorkerReport(rank, num_workers, len(shard), losses, fingerprint(trainable),
+                          fingerprint(running))
+    print(json.dumps(dataclasses.asdict(report)), flush=True)
 
 
 def main(argv=None):

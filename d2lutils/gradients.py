@@ -84,7 +84,7 @@ def layer_grad_norms(net: Annotated[nn.Block, Check(arguments.initialized_net)],
             l = loss(net(X), y)
         except MXNetError as error:
             raise arguments.ArgumentError(
-                f'X (shape {tuple(X.shape)}) does not fit net: {str(error).splitlines()[0][:200]}. '
+                f'X (shape {tuple(X.shape)}) does not fit net: {arguments.error_line(error)}. '
                 f'Give a batch of the examples it was built for, e.g. (batch, features).') from None
         if not isinstance(l, np.ndarray):
             raise arguments.ArgumentError(f'loss must return an array of losses, as '

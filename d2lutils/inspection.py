@@ -15,7 +15,7 @@ intermediate result. So ``trace`` needs no initialized weights and no forward pa
 224x224 is traced in a fraction of a second. (``net.summary`` runs a real forward pass instead, with
 forward hooks, and needs an initialized, non-hybridized network.) Each row of the trace is one
 operation of the graph: a layer (convolution, batch norm, ReLU, pooling, dense) or an addition of a
-residual block, named by its place in the network, e.g. ``4.1.conv2`` is ``conv2`` of block 1 of
+residual block, named by its place in the network, e.g. ``4.1.body.3`` is layer 3 of the ``body`` of block 1 of
 ``net[4]`` (the paths of ``walker.walk``). A block that runs twice (the ReLU of a residual block)
 has a row per call. A network that is not a HybridBlock is traced by running it once with forward
 hooks instead (``walker.recording``).
@@ -51,7 +51,7 @@ BYTES_PER_FLOAT32 = 4
 @dataclasses.dataclass
 class LayerInfo:
     """One row of a trace: one operation of the network's graph."""
-    name: str            # place in the network, e.g. '4.1.conv2', or 'input'
+    name: str            # place in the network, e.g. '4.1.body.3', or 'input'
     kind: str            # Convolution, BatchNorm, Activation, Pooling, FullyConnected, add, ...
     output_shape: tuple  # including the batch dimension of the traced input
     params: int          # trainable parameters this operation uses (grad_req != 'null')
@@ -81,7 +81,7 @@ def _layer_paths(net):
 
 
 def _node_name(node_name, paths):
-    """'conv57_fwd' -> '4.1.conv2'; 'residual3_add0' -> '4.1.add'."""
+    """'conv57_fwd' -> '4.1.body.3'; 'residual3_add0' -> '4.1.add'."""
     best = ''
     for prefix in paths:
         if prefix and node_name.startswith(prefix) and len(prefix) > len(best):
@@ -113,19 +113,12 @@ def _graph(net, input_shape):
     except mx.base.MXNetError as error:
         raise arguments.ArgumentError(
             f'input_shape {tuple(input_shape)} does not fit net: MXNet cannot infer the shapes of '
-            f'its layers from it ({_cause(error)}). Give the shape of the images it was built for, '
-            f'with the batch first, e.g. (1, 1, 28, 28).') from None
+            f'its layers from it ({arguments.error_line(error)}). Give the shape of the images it '
+            f'was built for, with the batch first, e.g. (1, 1, 28, 28).') from None
     _check_known_shapes(net, nodes, shapes, input_shape)
     if len(shapes) != len(nodes):  # every operator here has exactly one visible output
         raise NotImplementedError('an operation with several outputs; trace does not handle it')
     return nodes, shapes
-
-
-def _cause(error):
-    """The line of an MXNet error that says what failed, without its C++ stack."""
-    lines = [line for line in str(error).splitlines() if line.strip() and 'Stack trace' not in line]
-    return next((line.strip() for line in lines if 'Error' in line or 'Check failed' in line),
-                lines[0].strip() if lines else type(error).__name__)
 
 
 def _check_known_shapes(net, nodes, shapes, input_shape):
@@ -220,8 +213,8 @@ def _trace_by_forward(net, input_shape):
         except mx.base.MXNetError as error:
             raise arguments.ArgumentError(
                 f'input_shape {tuple(input_shape)} does not fit net: running it on zeros of that '
-                f'shape failed ({_cause(error)}). Give the shape of the inputs it was built for, '
-                f'with the batch first.') from None
+                f'shape failed ({arguments.error_line(error)}). Give the shape of the inputs it '
+                f'was built for, with the batch first.') from None
     rows = [LayerInfo('input', 'input', tuple(input_shape), 0, 0,
                       math.prod(input_shape) * BYTES_PER_FLOAT32)]
     for call in record.calls:
@@ -348,7 +341,7 @@ def zero_gradients(net: Annotated[object, Check(arguments.initialized_net)], X: 
     -------
     dict
         ``{parameter path: (scalars whose gradient is exactly 0, scalars)}``, with the paths of
-        ``models.named_parameters`` (e.g. ``'7.1.conv2.weight'``).
+        ``models.named_parameters`` (e.g. ``'7.1.body.3.weight'``).
 
     Runs what one training step computes before the update: ``net(X)`` in training mode, the softmax
     cross-entropy against the labels ``y``, and its gradient with respect to every trainable

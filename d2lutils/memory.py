@@ -132,7 +132,7 @@ def _reset_peak_rss():
 def measure_training_step_memory(
         net: Annotated[object, Check(arguments.initialized_net)], input_shape: ImageShape, batch_size: BatchSize,
         num_steps: Annotated[int, Check(arguments.positive_int)] = 2,
-        ctx: Annotated[object, Check(arguments.context, none_means='the CPU')] = None):
+        device: Annotated[object, Check(arguments.context, none_means='the CPU')] = None):
     """Run ``num_steps`` training steps on random data and report the peak memory they added.
     Used in chapter 4.
 
@@ -146,7 +146,7 @@ def measure_training_step_memory(
         Images per step.
     num_steps : int
         Steps measured (after one warm-up forward pass).
-    ctx : mxnet.Context, optional
+    device : mxnet.Context, optional
         Where the random data goes; the CPU by default.
 
     Returns
@@ -166,18 +166,19 @@ def measure_training_step_memory(
     The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
     do move (training-mode forward passes update them).
     """
-    ctx = ctx or mx.cpu()
+    device = device or mx.cpu()
     shape = (batch_size,) + inspection.one_sample_shape(input_shape)[1:]
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.0})
-    X = np.random.uniform(size=shape, ctx=ctx)
+    X = np.random.uniform(size=shape, ctx=device)
     try:
         warm = net(X[:1])
     except MXNetError as error:
         raise arguments.ArgumentError(
             f'input_shape {tuple(input_shape)} does not fit net: its first forward pass failed '
-            f'({inspection._cause(error)}). Give the shape of the images it was built for.') from None
-    y = np.zeros((batch_size,), ctx=ctx)
+            f'({arguments.error_line(error)}). Give the shape of the images it was built '
+            f'for.') from None
+    y = np.zeros((batch_size,), ctx=device)
     mx.nd.waitall()
     del warm
     baseline = _proc_status_kb('VmRSS') * 1024

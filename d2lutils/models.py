@@ -108,14 +108,30 @@ def check_identity_input(x, y):
             f'with use_1x1conv=True (a projection), or give it {y.shape[1]} input channels.')
 
 
+def _conv(channels, kernel_size, strides=1):
+    """A convolution without bias (the batch norm next to it has a shift), padded to keep the size."""
+    return nn.Conv2D(channels, kernel_size=kernel_size, strides=strides, padding=kernel_size // 2,
+                     use_bias=False)
+
+
+def _sequential(*layers):
+    seq = nn.HybridSequential()
+    seq.add(*layers)
+    return seq
+
+
 class Residual(nn.HybridBlock):
     """The basic residual block (残差块) of ResNet-18/34 (He et al. 2016, CVPR, Fig. 2, Table 1).
 
-    ``y = relu(F(x) + shortcut(x))`` with ``F = bn2(conv2(relu(bn1(conv1(x)))))``: two 3x3
-    convolutions, the first with ``strides``. The shortcut (快捷连接) is the identity, unless
-    ``use_1x1conv``: then a 1x1 convolution with the same ``strides`` and a batch norm (``conv3``,
-    ``bn3``; the paper's projection shortcut, option B) make ``x`` the shape of ``F(x)``. The sum is
+    ``y = relu(F(x) + shortcut(x))``. ``body`` is the residual branch F: 3x3 convolution (with
+    ``strides``) - BN - ReLU - 3x3 convolution - BN. The shortcut (快捷连接) is the identity, unless
+    ``use_1x1conv``: then ``downsample``, a 1x1 convolution with the same ``strides`` and a batch
+    norm (the paper's projection shortcut, option B), makes ``x`` the shape of ``F(x)``. The sum is
     taken before the last ReLU, so the block adds to its input rather than replacing it.
+
+    Every block of this module names its parts as Gluon's model zoo does (``BasicBlockV1``):
+    ``body`` is the residual branch, ``downsample`` the projection shortcut (None for the
+    identity); the pre-activation blocks add ``preact``, the BN-ReLU both paths start from.
 
     Shown in chapter 3, which builds it cell by cell (``tests/test_ch34_agree.py`` proves the
     chapter's copy and this one compute the same); used by ``resnet`` for ResNet-18/34.
@@ -135,23 +151,16 @@ class Residual(nn.HybridBlock):
                  **kwargs):
         check_block_settings(num_channels, use_1x1conv, strides, inner=1)
         super().__init__(**kwargs)
-        self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
-                               use_bias=False)
-        self.bn1 = nn.BatchNorm()
-        self.conv2 = nn.Conv2D(num_channels, kernel_size=3, padding=1, use_bias=False)
-        self.bn2 = nn.BatchNorm()
-        if use_1x1conv:
-            self.conv3 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
-            self.bn3 = nn.BatchNorm()
-        else:
-            self.conv3 = self.bn3 = None
+        self.body = _sequential(_conv(num_channels, 3, strides), nn.BatchNorm(),
+                                nn.Activation('relu'), _conv(num_channels, 3), nn.BatchNorm())
+        self.downsample = (_sequential(_conv(num_channels, 1, strides), nn.BatchNorm())
+                           if use_1x1conv else None)
         self.relu = nn.Activation('relu')
 
     def hybrid_forward(self, F, x):
-        y = self.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        if self.conv3 is not None:
-            x = self.bn3(self.conv3(x))
+        y = self.body(x)
+        if self.downsample is not None:
+            x = self.downsample(x)
         else:
             check_identity_input(x, y)
         return self.relu(y + x)
@@ -166,15 +175,16 @@ class Bottleneck(nn.HybridBlock):
     one cheap: a bottleneck costs about what a basic block of the inner width costs, while the
     stage carries four times as many channels.
 
-    Where the stride goes: on the first 1x1 convolution (``conv1``), as in the paper's released
-    models and in MXNet's model zoo v1. This is what the paper's Table 1 multiply-add counts
-    (3.8/7.6/11.3 billion) correspond to. torchvision (and NVIDIA's "ResNet v1.5") put it on the
-    3x3 convolution instead, which costs 6% more multiply-adds in ResNet-50 (4.09 instead of 3.86
-    billion; 3% and 2% more in ResNet-101 and 152) and is slightly more accurate. The parameter
+    Where the stride goes (``stride_on``): ``'1x1'`` (default) puts it on the first 1x1
+    convolution, as in the paper's released models and in MXNet's model zoo v1. This is what the
+    paper's Table 1 multiply-add counts (3.8/7.6/11.3 billion) correspond to. ``'3x3'`` puts it on
+    the 3x3 convolution, as torchvision and NVIDIA's "ResNet v1.5" do, which costs 6% more
+    multiply-adds in ResNet-50 (4.09 instead of 3.86 billion; 3% and 2% more in ResNet-101 and 152)
+    and is slightly more accurate; the bottleneck exercise's check accepts either. The parameter
     counts are the same either way, because a stride changes no weight shape.
 
-    With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` and a batch norm
-    (``conv4``, ``bn4``), as the first block of every stage needs: its width or resolution changes.
+    With ``use_1x1conv`` the shortcut (``downsample``) is a 1x1 convolution with ``strides`` and a
+    batch norm, as the first block of every stage needs: its width or resolution changes.
 
     Used in chapter 3 and the bottleneck exercise (the reference its check compares with).
 
@@ -186,33 +196,30 @@ class Bottleneck(nn.HybridBlock):
         Project the shortcut with a 1x1 convolution and a batch norm (when the shape changes).
     strides : int
         Stride of the block; 2 halves height and width.
+    stride_on : str
+        ``'1x1'`` (the paper) or ``'3x3'`` ("ResNet v1.5"): the convolution of the body that strides.
     """
 
     @checked
     def __init__(self, num_channels: Channels, use_1x1conv: Flag = False, strides: Strides = 1,
-                 **kwargs):
+                 stride_on: Annotated[str, Check(arguments.one_of, choices=('1x1', '3x3'),
+                                                 what=" ('1x1': the paper, '3x3': ResNet v1.5)")]
+                 = '1x1', **kwargs):
         check_block_settings(num_channels, use_1x1conv, strides, inner=4)
         super().__init__(**kwargs)
         inner = num_channels // 4
-        self.conv1 = nn.Conv2D(inner, kernel_size=1, strides=strides, use_bias=False)
-        self.bn1 = nn.BatchNorm()
-        self.conv2 = nn.Conv2D(inner, kernel_size=3, padding=1, use_bias=False)
-        self.bn2 = nn.BatchNorm()
-        self.conv3 = nn.Conv2D(num_channels, kernel_size=1, use_bias=False)
-        self.bn3 = nn.BatchNorm()
-        if use_1x1conv:
-            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
-            self.bn4 = nn.BatchNorm()
-        else:
-            self.conv4 = self.bn4 = None
+        first, middle = (strides, 1) if stride_on == '1x1' else (1, strides)
+        self.body = _sequential(_conv(inner, 1, first), nn.BatchNorm(), nn.Activation('relu'),
+                                _conv(inner, 3, middle), nn.BatchNorm(), nn.Activation('relu'),
+                                _conv(num_channels, 1), nn.BatchNorm())
+        self.downsample = (_sequential(_conv(num_channels, 1, strides), nn.BatchNorm())
+                           if use_1x1conv else None)
         self.relu = nn.Activation('relu')
 
     def hybrid_forward(self, F, x):
-        y = self.relu(self.bn1(self.conv1(x)))
-        y = self.relu(self.bn2(self.conv2(y)))
-        y = self.bn3(self.conv3(y))
-        if self.conv4 is not None:
-            x = self.bn4(self.conv4(x))
+        y = self.body(x)
+        if self.downsample is not None:
+            x = self.downsample(x)
         else:
             check_identity_input(x, y)
         return self.relu(y + x)
@@ -221,13 +228,14 @@ class Bottleneck(nn.HybridBlock):
 class PreActResidual(nn.HybridBlock):
     """The pre-activation basic block, ResNet v2 (He et al. 2016, ECCV, Fig. 1(b) and 4(e)).
 
-    ``y = x + conv2(relu(bn2(conv1(relu(bn1(x))))))``: batch norm and ReLU come BEFORE each
-    convolution, and nothing follows the addition, so ``x`` reaches the next block untouched and a
-    stack of these blocks has a clean identity path from any block to any later one.
+    ``y = x + body(preact(x))`` with ``preact`` = BN - ReLU and ``body`` = 3x3 conv (with
+    ``strides``) - BN - ReLU - 3x3 conv: batch norm and ReLU come BEFORE each convolution, and
+    nothing follows the addition, so ``x`` reaches the next block untouched and a stack of these
+    blocks has a clean identity path from any block to any later one.
 
-    With ``use_1x1conv`` the shortcut is a 1x1 convolution with ``strides`` (``conv3``, no batch
-    norm after it) applied to the pre-activated input ``relu(bn1(x))``, as in the authors' code and
-    MXNet's model zoo v2; the identity shortcut takes the raw ``x``.
+    With ``use_1x1conv`` the shortcut is ``downsample``, a 1x1 convolution with ``strides`` (no
+    batch norm after it) applied to the pre-activated input ``preact(x)``, as in the authors' code
+    and MXNet's model zoo v2; the identity shortcut takes the raw ``x``.
 
     Used in chapter 3 and the pre-activation exercise (the reference its check compares with).
 
@@ -246,23 +254,16 @@ class PreActResidual(nn.HybridBlock):
                  **kwargs):
         check_block_settings(num_channels, use_1x1conv, strides, inner=1)
         super().__init__(**kwargs)
-        self.bn1 = nn.BatchNorm()
-        self.conv1 = nn.Conv2D(num_channels, kernel_size=3, strides=strides, padding=1,
-                               use_bias=False)
-        self.bn2 = nn.BatchNorm()
-        self.conv2 = nn.Conv2D(num_channels, kernel_size=3, padding=1, use_bias=False)
-        if use_1x1conv:
-            self.conv3 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
-        else:
-            self.conv3 = None
-        self.relu = nn.Activation('relu')
+        self.preact = _sequential(nn.BatchNorm(), nn.Activation('relu'))
+        self.body = _sequential(_conv(num_channels, 3, strides), nn.BatchNorm(),
+                                nn.Activation('relu'), _conv(num_channels, 3))
+        self.downsample = _conv(num_channels, 1, strides) if use_1x1conv else None
 
     def hybrid_forward(self, F, x):
-        pre = self.relu(self.bn1(x))
-        shortcut = self.conv3(pre) if self.conv3 is not None else x
-        y = self.conv1(pre)
-        y = self.conv2(self.relu(self.bn2(y)))
-        if self.conv3 is None:
+        pre = self.preact(x)
+        shortcut = self.downsample(pre) if self.downsample is not None else x
+        y = self.body(pre)
+        if self.downsample is None:
             check_identity_input(x, y)
         return y + shortcut
 
@@ -270,17 +271,18 @@ class PreActResidual(nn.HybridBlock):
 class PreActBottleneck(nn.HybridBlock):
     """The pre-activation bottleneck block, ResNet v2 (He et al. 2016, ECCV).
 
-    BN-ReLU-conv1x1 (to ``num_channels // 4``) - BN-ReLU-conv3x3 - BN-ReLU-conv1x1 (to
-    ``num_channels``), added to the shortcut, nothing after the addition. With ``use_1x1conv`` the
-    shortcut is a strided 1x1 convolution (``conv4``) of the pre-activated input.
+    ``preact`` (BN-ReLU), then the ``body``: conv1x1 (to ``num_channels // 4``) - BN-ReLU-conv3x3 -
+    BN-ReLU-conv1x1 (to ``num_channels``), added to the shortcut, nothing after the addition. With
+    ``use_1x1conv`` the shortcut is ``downsample``, a strided 1x1 convolution of the pre-activated
+    input.
 
     Where the stride goes: on the 3x3 convolution, as in MXNet's model zoo v2 (``BottleneckV2``)
     and TensorFlow's official ResNet v2 (``_bottleneck_block_v2``), so that this block and the
     zoo's have the same weights and the same multiply-adds. The authors' released code
     (``resnet-pre-act.lua`` in ``KaimingHe/resnet-1k-layers``: a Torch re-implementation of the
     ECCV paper's CIFAR ResNet-164/1001, whose experiments were run in Caffe) puts it on the first
-    1x1 convolution instead, as the v1 ``Bottleneck`` does (see its docstring). The parameter
-    counts are the same either way: a stride changes no weight shape.
+    1x1 convolution instead, as ``Bottleneck`` does by default. The parameter counts are the same
+    either way: a stride changes no weight shape.
 
     Used in chapter 3.
 
@@ -300,25 +302,17 @@ class PreActBottleneck(nn.HybridBlock):
         check_block_settings(num_channels, use_1x1conv, strides, inner=4)
         super().__init__(**kwargs)
         inner = num_channels // 4
-        self.bn1 = nn.BatchNorm()
-        self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
-        self.bn2 = nn.BatchNorm()
-        self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
-        self.bn3 = nn.BatchNorm()
-        self.conv3 = nn.Conv2D(num_channels, kernel_size=1, use_bias=False)
-        if use_1x1conv:
-            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides, use_bias=False)
-        else:
-            self.conv4 = None
-        self.relu = nn.Activation('relu')
+        self.preact = _sequential(nn.BatchNorm(), nn.Activation('relu'))
+        self.body = _sequential(_conv(inner, 1), nn.BatchNorm(), nn.Activation('relu'),
+                                _conv(inner, 3, strides), nn.BatchNorm(), nn.Activation('relu'),
+                                _conv(num_channels, 1))
+        self.downsample = _conv(num_channels, 1, strides) if use_1x1conv else None
 
     def hybrid_forward(self, F, x):
-        pre = self.relu(self.bn1(x))
-        shortcut = self.conv4(pre) if self.conv4 is not None else x
-        y = self.conv1(pre)
-        y = self.conv2(self.relu(self.bn2(y)))
-        y = self.conv3(self.relu(self.bn3(y)))
-        if self.conv4 is None:
+        pre = self.preact(x)
+        shortcut = self.downsample(pre) if self.downsample is not None else x
+        y = self.body(pre)
+        if self.downsample is None:
             check_identity_input(x, y)
         return y + shortcut
 
@@ -459,7 +453,7 @@ def named_parameters(net: Net, trainable_only: Flag = True):
     Returns
     -------
     list of (str, gluon.Parameter)
-        Paths such as ``'conv3.weight'`` or ``'4.0.bn1.gamma'``, instead of MXNet's global names
+        Paths such as ``'downsample.0.weight'`` or ``'4.0.body.1.gamma'``, instead of MXNet's global names
         (``conv57_weight``), which depend on how many layers the process has created before.
     """
     params = net._collect_params_with_prefix()  # the names save_parameters uses

@@ -4,7 +4,7 @@ Everything in the package that looks at a network layer by layer goes through he
 ``d2lutils.inspection`` (chapter 4), the exercise checks (``d2lutils.exercises.checks``) and their
 diagnosis (``d2lutils.exercises.behaviour``), and the tests.
 
-- ``walk(net)``: every block under ``net`` with its path (``'4.1.conv2'`` is ``conv2`` of block 1 of
+- ``walk(net)``: every block under ``net`` with its path (``'4.1.body.3'`` is layer 3 of the ``body`` of block 1 of
   ``net[4]``), each once.
 - ``recording(net)``: a context manager that puts one forward hook on every leaf block (a block with
   no child blocks) and, while it is open, appends a ``LayerCall`` per call: path, layer, input,
@@ -74,7 +74,7 @@ def layer_macs(kind, input_shape, output_shape, kernel=(), groups=1):
 @dataclasses.dataclass
 class LayerCall:
     """One call of a leaf block, as a forward hook saw it."""
-    path: str        # place in the network, e.g. '4.1.conv2'
+    path: str        # place in the network, e.g. '4.1.body.3'
     layer: object    # the block itself
     input: object    # its first input (an array)
     output: object   # its output (an array)

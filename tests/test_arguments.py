@@ -60,17 +60,7 @@ def test_none_is_allowed_only_where_it_means_something():
         arguments.positive_int('batch_size', None)
 
 
-# --- data.load_fashion_mnist / load_with_profile -------------------------------------------------
-
-@pytest.fixture
-def no_data_anywhere(monkeypatch, tmp_path):
-    """A bad argument must be refused before any file is looked for: with no data at all, a
-    missing check would end in DataError instead of the expected error."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, 'mxnet_data_dir', lambda: tmp_path / 'mxnet-home')
-    monkeypatch.setattr(data, 'DEBIAN_DIR', tmp_path / 'debian')
-    return tmp_path
-
+# --- data.load_fashion_mnist / load_with_profile (no_data_anywhere: conftest.py) ------------------
 
 @pytest.mark.parametrize('kwargs, error, fragments', [
     (dict(batch_size=0), ValueError, ['batch_size', '0', 'positive integer']),
@@ -471,3 +461,35 @@ def test_train_refuses_other_wrong_types(kwargs, fragments):
 
 def test_subset_as_large_as_the_split_is_all_of_it():
     assert data.subset_indices(100, 100).tolist() == list(range(100))
+
+
+# --- the line of an error the package passes on ---------------------------------------------------
+
+@pytest.mark.parametrize('text, line', [
+    ('MXNetError: Shape inconsistent, Provided = [3,4], inferred shape=(3,5)',
+     'Shape inconsistent, Provided = [3,4], inferred shape=(3,5)'),
+    ('Traceback (most recent call last):\n  File "../src/operator/nn/convolution.cc", line 158\n'
+     'MXNetError: Check failed: dshp.ndim() == 4U (2 vs. 4)',
+     'Check failed: dshp.ndim() == 4U (2 vs. 4)'),
+    ('no error word here\nbut two lines', 'but two lines'),
+])
+def test_error_line_is_the_line_that_says_what_failed(text, line):
+    assert arguments.error_line(MXNetError(text)) == line
+    assert arguments.error_line(ValueError('')) == 'ValueError'
+
+
+def test_every_message_that_passes_an_mxnet_error_on_gives_its_cause():
+    """trace, the gradient norms and the memory measurement name what MXNet said, not its
+    traceback."""
+    from d2lutils import gradients, inspection
+    dense = nn.Dense(3, in_units=4)
+    dense.initialize()
+    conv = nn.Conv2D(3, 3, in_channels=2)
+    conv.initialize()
+    for call in (lambda: gradients.layer_grad_norms(dense, np.zeros((2, 5)), np.zeros((2,))),
+                 lambda: inspection.trace(conv, (1, 5, 8, 8)),
+                 lambda: memory.measure_training_step_memory(conv, (5, 8, 8), batch_size=2,
+                                                             num_steps=1)):
+        with pytest.raises(arguments.ArgumentError) as caught:
+            call()
+        assert 'Shape inconsistent' in str(caught.value) and 'MXNetError' not in str(caught.value)

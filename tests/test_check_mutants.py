@@ -123,7 +123,7 @@ def conv_edits(convs):
         other_kernel = 1 if c.kernel == 3 else 3
         change(f'{other_kernel}x{other_kernel} kernel on {conv}', conv, kernel=other_kernel,
                padding=other_kernel // 2)
-        for width in {'inner', 'out', 'half'} - {c.width}:
+        for width in sorted({'inner', 'out', 'half'} - {c.width}):  # sorted: the guide's order
             change(f'width {width} on {conv}', conv, width=width)
         change(f'bias on {conv}', conv, bias=True)
     return edits

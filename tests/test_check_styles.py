@@ -31,11 +31,12 @@ class BottleneckWithBiases(models.Bottleneck):
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
         super().__init__(num_channels, use_1x1conv, strides, **kwargs)
         inner = num_channels // 4
-        self.conv1 = nn.Conv2D(inner, kernel_size=1, strides=strides)
-        self.conv2 = nn.Conv2D(inner, kernel_size=3, padding=1)
-        self.conv3 = nn.Conv2D(num_channels, kernel_size=1)
+        self.body = nn.HybridSequential()  # replaces the library's body and downsample
+        self.body.add(*conv_bn(inner, 1, strides, use_bias=True), nn.Activation('relu'),
+                      *conv_bn(inner, 3, use_bias=True), nn.Activation('relu'),
+                      *conv_bn(num_channels, 1, use_bias=True))
         if use_1x1conv:
-            self.conv4 = nn.Conv2D(num_channels, kernel_size=1, strides=strides)
+            self.downsample = conv_bn(num_channels, 1, strides, use_bias=True)
 
 
 class BottleneckSequential(nn.HybridBlock):
@@ -122,10 +123,7 @@ class BottleneckV15(models.Bottleneck):
     """The stride on the 3x3 convolution ("ResNet v1.5", torchvision): accepted with a note."""
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
-        super().__init__(num_channels, use_1x1conv, strides, **kwargs)
-        inner = num_channels // 4
-        self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
-        self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
+        super().__init__(num_channels, use_1x1conv, strides, stride_on='3x3', **kwargs)
 
 
 BOTTLENECK_STYLES = [models.Bottleneck, BottleneckWithBiases, BottleneckSequential,
@@ -139,10 +137,11 @@ class PreActWithBiases(models.PreActResidual):
 
     def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
         super().__init__(num_channels, use_1x1conv, strides, **kwargs)
-        self.conv1 = nn.Conv2D(num_channels, 3, strides=strides, padding=1)
-        self.conv2 = nn.Conv2D(num_channels, 3, padding=1)
+        self.body = nn.HybridSequential()  # replaces the library's body and downsample
+        self.body.add(nn.Conv2D(num_channels, 3, strides=strides, padding=1), nn.BatchNorm(),
+                      nn.Activation('relu'), nn.Conv2D(num_channels, 3, padding=1))
         if use_1x1conv:
-            self.conv3 = nn.Conv2D(num_channels, 1, strides=strides)
+            self.downsample = nn.Conv2D(num_channels, 1, strides=strides)
 
 
 class PreActSequential(nn.HybridBlock):
@@ -199,6 +198,7 @@ def test_bottleneck_style_is_accepted(style, capsys):
     checks.check_bottleneck(style)
     out = capsys.readouterr().out
     assert f'check_bottleneck({style.__name__}): passed, 4 settings' in out
+    assert max(map(len, out.splitlines())) <= checks.WIDTH, out  # long class names too
     assert ('ResNet v1.5' in out) == (style is BottleneckV15), out
 
 

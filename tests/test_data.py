@@ -35,19 +35,10 @@ def write_dataset(folder, gz=True):
 
 
 @pytest.fixture
-def isolated(monkeypatch, tmp_path):
-    """No real data anywhere: the MXNet folder and the Debian folder point into tmp_path."""
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, 'mxnet_data_dir', lambda: tmp_path / 'mxnet-home')
-    monkeypatch.setattr(data, 'DEBIAN_DIR', tmp_path / 'debian')
-    return tmp_path
-
-
-@pytest.fixture
-def small_dataset(isolated, monkeypatch):
-    table = write_dataset(isolated / 'mine')
+def small_dataset(no_data_anywhere, monkeypatch):
+    table = write_dataset(no_data_anywhere / 'mine')
     monkeypatch.setattr(data, 'FILES', table)
-    return isolated / 'mine'
+    return no_data_anywhere / 'mine'
 
 
 def test_reads_what_it_wrote(small_dataset):
@@ -56,22 +47,22 @@ def test_reads_what_it_wrote(small_dataset):
     assert labels.tolist() == [i % 10 for i in range(N_TRAIN)]
 
 
-def test_uncompressed_files_work_too(isolated, monkeypatch):
-    monkeypatch.setattr(data, 'FILES', write_dataset(isolated / 'raw', gz=False))
-    images, _ = data.read_fashion_mnist('test', root=isolated / 'raw')
+def test_uncompressed_files_work_too(no_data_anywhere, monkeypatch):
+    monkeypatch.setattr(data, 'FILES', write_dataset(no_data_anywhere / 'raw', gz=False))
+    images, _ = data.read_fashion_mnist('test', root=no_data_anywhere / 'raw')
     assert images.shape == (N_TEST, 28, 28)
 
 
-def test_search_order_argument_env_mxnet_debian(isolated, monkeypatch):
-    monkeypatch.setattr(data, 'FILES', write_dataset(isolated / 'debian'))
-    assert data.find_fashion_mnist() == isolated / 'debian'
-    write_dataset(isolated / 'mxnet-home')
-    assert data.find_fashion_mnist() == isolated / 'mxnet-home'
-    write_dataset(isolated / 'env')
-    monkeypatch.setenv(data.ENV_VAR, str(isolated / 'env'))
-    assert data.find_fashion_mnist() == isolated / 'env'
-    write_dataset(isolated / 'arg')
-    assert data.find_fashion_mnist(isolated / 'arg') == isolated / 'arg'
+def test_search_order_argument_env_mxnet_debian(no_data_anywhere, monkeypatch):
+    monkeypatch.setattr(data, 'FILES', write_dataset(no_data_anywhere / 'debian'))
+    assert data.find_fashion_mnist() == no_data_anywhere / 'debian'
+    write_dataset(no_data_anywhere / 'mxnet-home')
+    assert data.find_fashion_mnist() == no_data_anywhere / 'mxnet-home'
+    write_dataset(no_data_anywhere / 'env')
+    monkeypatch.setenv(data.ENV_VAR, str(no_data_anywhere / 'env'))
+    assert data.find_fashion_mnist() == no_data_anywhere / 'env'
+    write_dataset(no_data_anywhere / 'arg')
+    assert data.find_fashion_mnist(no_data_anywhere / 'arg') == no_data_anywhere / 'arg'
 
 
 def test_named_folder_without_data_is_reported_not_silently_skipped(small_dataset, monkeypatch):
@@ -81,18 +72,18 @@ def test_named_folder_without_data_is_reported_not_silently_skipped(small_datase
     assert found == small_dataset
 
 
-def test_missing_data_names_every_place_and_both_fixes(isolated, monkeypatch):
-    monkeypatch.setenv(data.ENV_VAR, str(isolated / 'env'))
+def test_missing_data_names_every_place_and_both_fixes(no_data_anywhere, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(no_data_anywhere / 'env'))
 
     def offline(*args, **kwargs):
         raise OSError('network is unreachable')
     import mxnet.gluon.data.vision as vision
     monkeypatch.setattr(vision, 'FashionMNIST', offline)
     with pytest.raises(data.DataError) as err:
-        data.read_fashion_mnist('train', root=isolated / 'arg')
+        data.read_fashion_mnist('train', root=no_data_anywhere / 'arg')
     message = str(err.value)
     for place in ('arg', 'env', 'mxnet-home', 'debian'):
-        assert str(isolated / place) in message
+        assert str(no_data_anywhere / place) in message
     assert 'network is unreachable' in message
     assert 'apt-get install dataset-fashion-mnist' in message and data.ENV_VAR in message
 

@@ -242,25 +242,47 @@ WRONG_PREACTS = {
 
 
 # --------------------------------------------------------------------------- tests
+def report_lines(out):
+    """The pass report's lines, after checking that none is longer than checks.WIDTH: JupyterLab
+    wraps a longer output line at any character, even inside a number."""
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= checks.WIDTH, out
+    return lines
+
+
 def test_reference_bottleneck_passes(capsys):
     checks.check_bottleneck(models.Bottleneck)
-    out = capsys.readouterr().out
-    assert 'passed, 4 settings' in out and 'Checked:' in out
+    lines = report_lines(capsys.readouterr().out)
+    assert lines[0].startswith('check_bottleneck(Bottleneck): passed, 4 settings')
+    # each setting on a line, its figures (whole) indented on the next. By hand: 16*4 + 4*4*9 +
+    # 4*16 + 16*16 weights and 2*(4 + 4 + 16 + 16) BN scalars = 608; multiply-adds 8,448
+    # (bottleneck_macs, below)
+    at = lines.index('  Bottleneck(16, use_1x1conv=True, strides=2) on an input (4, 16, 8, 8):')
+    assert lines[at + 1] == '    output (4, 16, 4, 4), 608 parameters, 8,448 multiply-adds per example'
+    assert sum(line.startswith('  Bottleneck(') for line in lines) == len(checks.SETTINGS)
+    assert any(line.startswith('Checked: output shapes;') for line in lines)
 
 
 def test_reference_preact_passes(capsys):
     checks.check_preact(models.PreActResidual)
-    out = capsys.readouterr().out
-    assert 'passed, 4 settings' in out and 'Checked:' in out
+    lines = report_lines(capsys.readouterr().out)
+    assert lines[0].startswith('check_preact(PreActResidual): passed, 4 settings')
+    at = lines.index('  PreActResidual(16, use_1x1conv=False, strides=1) on an input (4, 16, 8, 8):')
+    # by hand: two 3x3 convolutions 16->16 (2 * 2,304 weights) and two BNs (2 * 32) = 4,672
+    assert lines[at + 1] == '    output (4, 16, 8, 8), 4,672 parameters'
+    assert sum(line.startswith('  PreActResidual(') for line in lines) == len(checks.SETTINGS)
+    assert any(line.startswith('Checked: output shapes;') for line in lines)
 
 
-def test_bottleneck_with_biases_passes(capsys):
-    checks.check_bottleneck(variant(BottleneckBase, bias=True))
-    assert 'convolution biases' in capsys.readouterr().out
-
-
-def test_preact_with_biases_passes():
-    checks.check_preact(variant(PreActBase, bias=True))
+@pytest.mark.parametrize('check, base, biases', [
+    # the first setting (16 channels, identity shortcut): the convolutions' output channels
+    (checks.check_bottleneck, BottleneckBase, 4 + 4 + 16),
+    (checks.check_preact, PreActBase, 16 + 16)])
+def test_a_block_with_convolution_biases_passes_and_is_told_how_many(check, base, biases, capsys):
+    check(variant(base, bias=True))
+    lines = report_lines(capsys.readouterr().out)
+    noted = [line for line in lines if 'of them convolution biases' in line]
+    assert len(noted) == len(checks.SETTINGS) and f', {biases} of them convolution biases' in noted[0]
 
 
 def test_bottleneck_v15_stride_on_3x3_is_accepted_with_a_note(capsys):
@@ -284,7 +306,7 @@ def test_the_check_knows_where_the_reference_puts_the_stride():
     library's block (stride on the first 1x1) and the check's "ResNet v1.5" variant (on the 3x3)."""
     from mxnet import np
     for s in checks.SETTINGS:
-        for cls, stride_on in ((models.Bottleneck, 'conv1'), (checks._bottleneck_v15(), 'conv3x3')):
+        for cls, stride_on in ((models.Bottleneck, 'conv1'), (checks.BottleneckV15, 'conv3x3')):
             block = cls(s.num_channels, s.use_1x1conv, s.strides)
             block.initialize()
             x = np.zeros(s.input_shape)

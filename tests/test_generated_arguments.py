@@ -288,7 +288,7 @@ def cases():
         'd2lutils.memory.format_bytes': lambda: case(memory.format_bytes, n=0),
         'd2lutils.memory.measure_training_step_memory': lambda: case(
             memory.measure_training_step_memory, net=ran_net(), input_shape=(1, 8, 8),
-            batch_size=2, num_steps=1, ctx=mx.cpu()),
+            batch_size=2, num_steps=1, device=mx.cpu()),
         'd2lutils.memory.out_of_memory_advice': lambda: case(
             memory.out_of_memory_advice, batch_size=32, device=mx.cpu()),
         'd2lutils.memory.plan_batch': lambda: case(
@@ -298,7 +298,7 @@ def cases():
         'd2lutils.models.Residual.__init__': lambda: case(
             models.Residual, num_channels=4, use_1x1conv=False, strides=1),
         'd2lutils.models.Bottleneck.__init__': lambda: case(
-            models.Bottleneck, num_channels=8, use_1x1conv=False, strides=1),
+            models.Bottleneck, num_channels=8, use_1x1conv=False, strides=1, stride_on='1x1'),
         'd2lutils.models.PreActResidual.__init__': lambda: case(
             models.PreActResidual, num_channels=4, use_1x1conv=False, strides=1),
         'd2lutils.models.PreActBottleneck.__init__': lambda: case(

@@ -264,7 +264,7 @@ REACH = {
     'alias of models': 'm = models\nBottleneck = m.Bottleneck',
     'a block inside models.resnet': 'Bottleneck = type(models.resnet(50)[4][0])',
     'from the checks': 'from d2lutils.exercises.checks import models as m\nBottleneck = m.Bottleneck',
-    'the v1.5 reference': 'Bottleneck = checks._bottleneck_v15()',
+    'the v1.5 reference': 'Bottleneck = checks.BottleneckV15',
     'a subclass': 'class Bottleneck(models.BLOCKS[(1, "bottleneck")]):\n    pass',
     'exec of the source': ('import inspect\nns = {}\nexec(open(models.__file__).read(), ns)\n'
                            'Bottleneck = ns["Bottleneck"]'),

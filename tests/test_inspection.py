@@ -31,15 +31,15 @@ def test_residual_block_by_hand():
     rows = inspection.trace(blk, (4, 3, 6, 6))
     by_name = {row.name: row for row in rows}
     out = 4 * 6 * 3 * 3  # output elements
-    assert by_name['conv1'].macs == out * 3 * 9
-    assert by_name['conv2'].macs == out * 6 * 9
-    assert by_name['conv3'].macs == out * 3 * 1
-    assert by_name['conv1'].params == 6 * 3 * 9
-    assert by_name['bn1'].params == 12 and by_name['bn1'].macs == 0
+    assert by_name['body.0'].macs == out * 3 * 9
+    assert by_name['body.3'].macs == out * 6 * 9
+    assert by_name['downsample.0'].macs == out * 3 * 1
+    assert by_name['body.0'].params == 6 * 3 * 9
+    assert by_name['body.1'].params == 12 and by_name['body.1'].macs == 0
     assert by_name['add'].kind == 'add' and by_name['add'].output_shape == (4, 6, 3, 3)
     assert rows[0].name == 'input' and rows[0].output_bytes == 4 * 3 * 6 * 6 * 4
     assert rows[-1].kind == 'Activation' and rows[-1].output_shape == (4, 6, 3, 3)
-    # input + 8 outputs of 4x6x3x3 (conv1 bn1 relu conv2 bn2 conv3 bn3 add) + final relu
+    # input + 8 outputs of 4x6x3x3 (body: conv bn relu conv bn; downsample: conv bn; add) + relu
     assert inspection.activation_bytes(blk, (3, 6, 6)) == (3 * 6 * 6 + 9 * 6 * 3 * 3) * 4
 
 
@@ -126,15 +126,15 @@ def test_zero_gradients_do_not_accumulate_with_grad_req_add():
 
 
 def test_resnet18_at_28x28_wastes_stage_4():
-    # 28x28 reaches stage 4 at 1x1: block 0's strided conv1 sees 4 of its 9 taps (its 2x2 input
+    # 28x28 reaches stage 4 at 1x1: block 0's strided first conv sees 4 of its 9 taps (its 2x2 input
     # lies in the lower right of the padded window), every later 3x3 conv only the centre.
     d2lutils.seed_everything(0)
     net = models.resnet(18, num_classes=10)
     net.initialize(mx.init.Xavier())
     X, y = np.random.normal(size=(4, 1, 28, 28)), np.array([0, 1, 2, 3])
     counts = inspection.zero_gradients(net, X, y)
-    assert counts['7.0.conv1.weight'][0] >= 512 * 256 * 5
-    for name in ('7.0.conv2.weight', '7.1.conv1.weight', '7.1.conv2.weight'):
+    assert counts['7.0.body.0.weight'][0] >= 512 * 256 * 5
+    for name in ('7.0.body.3.weight', '7.1.body.0.weight', '7.1.body.3.weight'):
         assert counts[name][0] >= 512 * 512 * 8
     # yet no parameter is left out entirely: even in stage 4 the centre taps get a gradient
     left_out = [name for name, (zeros, size) in counts.items() if zeros == size]

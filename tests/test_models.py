@@ -147,16 +147,6 @@ def test_zoo_bias_count_for_resnet50_by_hand():
     assert zoo_bottleneck_biases(50) == 3 * 320 + 4 * 640 + 6 * 1280 + 3 * 2560 == 18_880
 
 
-def test_residual_shapes():
-    x = np.zeros((4, 3, 6, 6))
-    blk = models.Residual(3)
-    blk.initialize()
-    assert blk(x).shape == (4, 3, 6, 6)
-    blk = models.Residual(6, use_1x1conv=True, strides=2)
-    blk.initialize()
-    assert blk(x).shape == (4, 6, 3, 3)
-
-
 @pytest.mark.parametrize('cls', BLOCK_CLASSES)
 @pytest.mark.parametrize('hybridize', [False, True])
 def test_every_block_shapes(cls, hybridize):
@@ -191,23 +181,27 @@ def test_no_bias_anywhere_but_the_classifier():
 def test_bottleneck_stride_placement_leaves_parameters_alone():
     # v1 strides the first 1x1 conv, v2 the 3x3; same weight shapes apart from BN placement.
     a = built(models.Bottleneck(64, use_1x1conv=True, strides=2), (1, 32, 8, 8))
-    assert a.conv1._kwargs['stride'] == (2, 2) and a.conv2._kwargs['stride'] == (1, 1)
+    assert a.body[0]._kwargs['stride'] == (2, 2) and a.body[3]._kwargs['stride'] == (1, 1)
     b = built(models.PreActBottleneck(64, use_1x1conv=True, strides=2), (1, 32, 8, 8))
-    assert b.conv2._kwargs['stride'] == (2, 2)
+    assert b.body[0]._kwargs['stride'] == (1, 1) and b.body[3]._kwargs['stride'] == (2, 2)
+    c = built(models.Bottleneck(64, use_1x1conv=True, strides=2, stride_on='3x3'), (1, 32, 8, 8))
+    assert c.body[0]._kwargs['stride'] == (1, 1) and c.body[3]._kwargs['stride'] == (2, 2)
     conv_weights = lambda blk: sorted(p.shape for n, p in blk.collect_params().items()
                                       if 'conv' in n and n.endswith('weight'))
-    assert conv_weights(a) == conv_weights(b)
+    assert conv_weights(a) == conv_weights(b) == conv_weights(c)
+    with pytest.raises(ValueError, match="stride_on must be one of '1x1', '3x3'"):
+        models.Bottleneck(64, stride_on='conv2')
 
 
 def test_identity_shortcut_passes_gradient():
-    # With the last BN's gamma and beta at zero the residual branch is 0 and, for the pre-activation
-    # block (no ReLU after the sum), the block is exactly the identity.
+    # With the second convolution's weights (body[3]) at zero the residual branch is 0 and, for the
+    # pre-activation block (no ReLU after the sum), the block is exactly the identity.
     d2lutils.seed_everything(0)
     blk = models.PreActResidual(4)
     blk.initialize()
     x = np.random.normal(size=(2, 4, 5, 5))
     blk(x)
-    blk.conv2.weight.set_data(np.zeros(blk.conv2.weight.shape))
+    blk.body[3].weight.set_data(np.zeros(blk.body[3].weight.shape))
     x.attach_grad()
     with autograd.record():
         y = blk(x)
@@ -223,9 +217,9 @@ def test_resnet_fashion_mnist_shapes():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r'depth must be one of 18, 34, 50, 101, 152, 200; got 20\.'):
         models.resnet(20)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r'version must be one of 1, 2; got 3\.'):
         models.resnet(18, version=3)
 
 

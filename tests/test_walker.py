@@ -15,8 +15,8 @@ def test_walk_gives_paths_in_registration_order_and_a_shared_block_once():
     net = nn.HybridSequential()
     net.add(models.Residual(4, use_1x1conv=True), shared, shared)
     paths = [path for path, _ in walker.walk(net)]
-    assert paths == ['', '0', '0.conv1', '0.bn1', '0.conv2', '0.bn2', '0.conv3', '0.bn3',
-                     '0.relu', '1']
+    assert paths == ['', '0', '0.body', '0.body.0', '0.body.1', '0.body.2', '0.body.3', '0.body.4',
+                     '0.downsample', '0.downsample.0', '0.downsample.1', '0.relu', '1']
 
 
 def test_recording_rows_and_a_shared_layer_counted_once():

@@ -209,7 +209,8 @@ def _key(program):
 class Design:
     """A reference block as data, for one setting (identity or projection shortcut).
 
-    ``convs``: the reference's convolutions in data-flow order, as (attribute name, description);
+    ``convs``: the reference's convolutions in data-flow order, as (path in the block, as
+    ``walker.walk`` gives it, e.g. 'body.0' or 'downsample.0'; description);
     ``labels``: short names of the branch's and the shortcut's starting values in formulas.
     ``segments``: for each convolution, (where its input comes from: 'x' or another convolution,
     the operations in between). ``tail``: the operations after the last convolution of the branch
@@ -239,27 +240,27 @@ class Design:
 
 
 def bottleneck_design(projection):
-    convs = (('conv1', 'the first 1x1 convolution'), ('conv2', 'the 3x3 convolution'),
-             ('conv3', 'the last 1x1 convolution'))
-    segments = {'conv1': ('x', ()), 'conv2': ('conv1', ('bn', 'relu')),
-                'conv3': ('conv2', ('bn', 'relu'))}
+    convs = (('body.0', 'the first 1x1 convolution'), ('body.3', 'the 3x3 convolution'),
+             ('body.6', 'the last 1x1 convolution'))
+    segments = {'body.0': ('x', ()), 'body.3': ('body.0', ('bn', 'relu')),
+                'body.6': ('body.3', ('bn', 'relu'))}
     if projection:
-        convs += (('conv4', "the shortcut's 1x1 convolution (the projection)"),)
-        segments['conv4'] = ('x', ())
+        convs += (('downsample.0', "the shortcut's 1x1 convolution (the projection)"),)
+        segments['downsample.0'] = ('x', ())
     return Design(convs, segments, {'branch': ('bn',), 'shortcut': ('bn',) if projection else (),
                                     'after': ('relu',)},
-                  {'branch': 'conv3', 'shortcut': 'conv4' if projection else 'x'},
+                  {'branch': 'body.6', 'shortcut': 'downsample.0' if projection else 'x'},
                   {'branch': 'conv1x1(...)', 'shortcut': 'conv1x1(x)' if projection else 'x'})
 
 
 def preact_design(projection):
-    convs = (('conv1', 'the first 3x3 convolution'), ('conv2', 'the second 3x3 convolution'))
-    segments = {'conv1': ('x', ('bn', 'relu')), 'conv2': ('conv1', ('bn', 'relu'))}
+    convs = (('body.0', 'the first 3x3 convolution'), ('body.3', 'the second 3x3 convolution'))
+    segments = {'body.0': ('x', ('bn', 'relu')), 'body.3': ('body.0', ('bn', 'relu'))}
     if projection:
-        convs += (('conv3', "the shortcut's 1x1 convolution (the projection)"),)
-        segments['conv3'] = ('x', ('bn', 'relu'))
+        convs += (('downsample', "the shortcut's 1x1 convolution (the projection)"),)
+        segments['downsample'] = ('x', ('bn', 'relu'))
     return Design(convs, segments, {'branch': (), 'shortcut': (), 'after': ()},
-                  {'branch': 'conv2', 'shortcut': 'conv3' if projection else 'x'},
+                  {'branch': 'body.3', 'shortcut': 'downsample' if projection else 'x'},
                   {'branch': 'conv3x3(...)', 'shortcut': 'conv1x1(...)' if projection else 'x'})
 
 
@@ -282,8 +283,9 @@ def match_convs(student_calls, reference_block, design):
     output)}; a convolution with no match is left out."""
     unused = list(student_calls)
     matched = {}
+    layers = dict(walker.walk(reference_block))
     for name, _ in design.convs:
-        shape = getattr(reference_block, name).weight.shape
+        shape = layers[name].weight.shape
         for call in unused:
             if tuple(call.weight_shape) == tuple(shape):
                 matched[name] = (call.input, call.output)

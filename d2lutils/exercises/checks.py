@@ -16,8 +16,9 @@ and compares it with ``d2lutils.models.Bottleneck`` or ``d2lutils.models.PreActR
   (non-negative values), i.e. the pre-activated input;
 - what the block computes (``d2lutils.exercises.behaviour``): every convolution and batch norm of
   both blocks gets values fixed by its shape alone, so the student's block must return the
-  reference's output, in training and in inference mode. Any missing, extra, replaced or moved ReLU, batch norm or
-  convolution, on the branch or on the shortcut, changes it, and the message names the edit;
+  reference's output, in training and in inference mode. Any missing, extra, replaced or moved
+  ReLU, batch norm or convolution, on the branch or on the shortcut, changes it, and the message
+  names the edit;
 - that the shortcut really carries the input: every convolution's weights are set to zero and every
   batch norm's shift (beta) to -0.5, so the residual branch becomes a known constant. The reference
   bottleneck then returns exactly ``relu(x - 0.5)`` (its branch ends with a batch norm), the
@@ -77,16 +78,19 @@ WIDTH = 80  # nbgrader's feedback cuts lines at about 87 characters
 
 
 @dataclasses.dataclass(frozen=True)
-class Setting:
+class BlockSetting:
     """One way of building a block, and the input it is run on."""
     num_channels: int
     use_1x1conv: bool
     strides: int
     in_channels: int
 
+    def call(self, name):
+        """How the block is built: 'Bottleneck(16, use_1x1conv=False, strides=1)'."""
+        return f'{name}({self.num_channels}, use_1x1conv={self.use_1x1conv}, strides={self.strides})'
+
     def describe(self, name):
-        return (f'{name}({self.num_channels}, use_1x1conv={self.use_1x1conv}, '
-                f'strides={self.strides}) on an input of shape {self.input_shape}')
+        return f'{self.call(name)} on an input of shape {self.input_shape}'
 
     @property
     def input_shape(self):
@@ -98,10 +102,10 @@ class Setting:
 
 
 SETTINGS = (
-    Setting(16, False, 1, in_channels=16),   # identity shortcut: shape kept
-    Setting(16, True, 1, in_channels=8),     # channels change (like ResNet-50's first block, 64->256)
-    Setting(32, True, 2, in_channels=16),    # channels and resolution change (first block of a stage)
-    Setting(16, True, 2, in_channels=16),    # only the resolution changes
+    BlockSetting(16, False, 1, in_channels=16),  # identity shortcut: shape kept
+    BlockSetting(16, True, 1, in_channels=8),    # channels change (as ResNet-50's first block)
+    BlockSetting(32, True, 2, in_channels=16),   # channels and resolution (a stage's first block)
+    BlockSetting(16, True, 2, in_channels=16),   # only the resolution changes
 )
 
 
@@ -156,6 +160,12 @@ def _wrap(text, label=''):
                                subsequent_indent=' ' * len(label), break_long_words=False,
                                break_on_hyphens=False) or [first.rstrip()]
     return [line.replace('\0', ' ') for line in lines]
+
+
+def _print(text, label=''):
+    """Print ``text`` in lines of at most WIDTH characters (``_wrap``): JupyterLab wraps a longer
+    output line at any character, even inside a number ('44 / 8 parameters')."""
+    print('\n'.join(_wrap(text, label)))
 
 
 def _fail(headline, where=None, expected=None, got=None, hint=None):
@@ -239,15 +249,6 @@ _install_stub_note()
 
 
 # --------------------------------------------------------------------------- small helpers
-def _short(error):
-    """The informative line of an exception's message (MXNet's carry a C++ traceback)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if 'Check failed' in line or 'Error' in line:
-            return line.replace('MXNetError: ', '')
-    return lines[-1] if lines else type(error).__name__
-
-
 def _count(block):
     """Trainable parameters of ``block``, and of those, how many are convolution biases.
 
@@ -333,7 +334,7 @@ def _build(cls, setting, name):
     except NotImplementedError as e:
         _not_implemented(e, where, '__init__')
     except Exception as e:
-        _fail(f'building it raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'building it raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='read the error: it names the layer or the argument that is wrong.')
     finally:
         npx.set_np()  # in case the block turned NumPy mode off
@@ -342,7 +343,7 @@ def _build(cls, setting, name):
         if hasattr(block, 'hybridize'):
             block.hybridize(False)  # hooks see only layers that run in Python
     except Exception as e:
-        _fail(f'initialize() raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'initialize() raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='call super().__init__(**kwargs) first in __init__ and make your layers '
                    'attributes of the block.')
     return block
@@ -372,7 +373,8 @@ def _run(block, x, where, hint, setting=None):
             headline = (f'the forward pass raised {type(e).__name__}' if 'broadcast' not in str(e)
                         else 'the branch and the shortcut have different shapes: they cannot '
                              'be added')
-            _fail(headline, where, got=_short(e), hint=_shape_hint(e, setting) or hint)
+            _fail(headline, where, got=arguments.error_line(e),
+                  hint=_shape_hint(e, setting) or hint)
     return y, _calls(record)
 
 
@@ -476,7 +478,7 @@ def _gradient(block, x, where):
         y.backward()
         return x.grad.asnumpy()
     except Exception as e:
-        _fail(f'the backward pass raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'the backward pass raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='use only MXNet operations (no .asnumpy(), no NumPy) in the forward method.')
     finally:
         npx.set_np()
@@ -498,7 +500,7 @@ def _controlled_run(block, x, training, where):
             y = _forward(block, x, training)
         except Exception as e:
             _fail(f'the forward pass in {"training" if training else "inference"} mode '
-                  f'raised {type(e).__name__}', where, got=_short(e),
+                  f'raised {type(e).__name__}', where, got=arguments.error_line(e),
                   hint='the block must run in both modes (autograd.train_mode and '
                        'predict_mode).')
     return _numpy(y), _calls(record)
@@ -519,9 +521,9 @@ def _check_behaviour(answers, reference, design, x, where, reference_name):
         if student_y is None:
             _fail('the block does not return an array', where, 'an array', 'something else',
                   'return the sum of branch and shortcut.')
-        reference_io = {name: (call.input.asnumpy(), call.output.asnumpy())
-                        for call in record.of(nn.Conv2D, nn.Dense) for name, _ in design.convs
-                        if call.layer is getattr(reference, name)}
+        convs = dict(design.convs)
+        reference_io = {call.path: (call.input.asnumpy(), call.output.asnumpy())
+                        for call in record.of(nn.Conv2D, nn.Dense) if call.path in convs}
         student_io = behaviour.match_convs(student_calls, reference, design)
         found = behaviour.diagnose(design, xs, reference_io, student_io, student_y, training)
         _fail(found.headline, where, f'{found.expected} ({reference_name})', found.got,
@@ -568,14 +570,17 @@ def _inputs(setting):
 
 
 def _report(check_name, name, reference, lines, checked):
+    """The pass report: ``lines`` are (setting, its figures), each setting on a line of its own
+    and its figures indented on the next, so that no line is longer than WIDTH."""
     if not lines:
         _fail('no setting was checked, so nothing was shown to be right',
               hint='the list of settings (checks.SETTINGS) is empty; restore it.')
-    print(f'{check_name}({name}): passed, {len(lines)} settings, compared with '
-          f'd2lutils.models.{reference}')
-    for line in lines:
-        print('  ' + line)
-    print('Checked: ' + '; '.join(checked) + '.')
+    _print(f'{check_name}({name}): passed, {len(lines)} settings, compared with '
+           f'd2lutils.models.{reference}')
+    for setting, figures in lines:
+        _print(f'{setting.call(name)} on an input {setting.input_shape}:', '  ')
+        _print(figures, '    ')
+    _print('; '.join(checked) + '.', 'Checked: ')
 
 
 # --------------------------------------------------------------------------- asking a student's block
@@ -775,17 +780,13 @@ def record_block(cls, check_name, inputs):
 
 
 # --------------------------------------------------------------------------- the judgements
-def _bottleneck_v15():
-    """``models.Bottleneck`` with the stride on the 3x3 convolution ("ResNet v1.5"), the reference
-    a block with its stride there is compared with."""
+class BottleneckV15(models.Bottleneck):
+    """``models.Bottleneck(..., stride_on='3x3')`` ("ResNet v1.5"), the reference a block with its
+    stride on the 3x3 convolution is compared with: a class, so that ``models.resnet_stage`` (which
+    takes a block class) builds the v1.5 twin of check_resnet's reference network."""
 
-    class BottleneckV15(models.Bottleneck):
-        def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
-            super().__init__(num_channels, use_1x1conv, strides, **kwargs)
-            inner = num_channels // 4
-            self.conv1 = nn.Conv2D(inner, kernel_size=1, use_bias=False)
-            self.conv2 = nn.Conv2D(inner, kernel_size=3, strides=strides, padding=1, use_bias=False)
-    return BottleneckV15
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, stride_on='3x3', **kwargs)
 
 
 def _not_the_library(student, reference_name):
@@ -832,7 +833,7 @@ def judge_bottleneck(student, inputs):
             student, i, models.Bottleneck, x)
         # Where the stride is shows in the multiply-adds: those of the reference (stride on the
         # first 1x1 convolution) and of its "ResNet v1.5" variant (stride on the 3x3), as run.
-        v15_reference = _build(_bottleneck_v15(), setting, 'reference')
+        v15_reference = _build(BottleneckV15, setting, 'reference')
         v15_calls = _run(v15_reference, x, 'reference', '')[1]
         macs, ref_macs, v15_macs = (walker.macs_per_example(c)
                                     for c in (calls, ref_calls, v15_calls))
@@ -866,15 +867,15 @@ def judge_bottleneck(student, inputs):
                  'the branch ends with a batch norm; the ReLU comes after the addition.'),
             ], where, 'relu(x - 0.5)')
         bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}, '
-                     f'{macs:,} multiply-adds per example')
+        lines.append((setting, f'output {tuple(ran["shape"])}, {total:,} parameters{bias_note}, '
+                               f'{macs:,} multiply-adds per example'))
     checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
                'allowed)', 'every layer used', 'gradients reach the input',
                'the identity shortcut carries the input (output = relu(x + constant branch))',
                'multiply-adds (where the stride is)']
     _report('check_bottleneck', name, 'Bottleneck', lines, checked)
     if v15:
-        print('Note: your stride is on the 3x3 convolution ("ResNet v1.5", as in torchvision); the '
+        _print('Note: your stride is on the 3x3 convolution ("ResNet v1.5", as in torchvision); the '
               'reference puts it on the first 1x1 convolution, as in the paper. Both are accepted.')
 
 
@@ -910,7 +911,7 @@ def judge_preact(student, inputs):
                  'conv-BN-ReLU with a ReLU after the addition is v1; v2 is BN-ReLU-conv.'),
             ], where, 'x itself')
         bias_note = f', {biases} of them convolution biases' if biases else ''
-        lines.append(f'{where}: output {tuple(ran["shape"])}, {total:,} parameters{bias_note}')
+        lines.append((setting, f'output {tuple(ran["shape"])}, {total:,} parameters{bias_note}'))
     checked = ['output shapes', 'parameter counts equal to the reference (convolution biases '
                'allowed)', 'every layer used', 'gradients reach the input',
                'every convolution, the projection included, reads a ReLU output',
@@ -1000,7 +1001,7 @@ def _network_answers(net, image_size, image):
     except NotImplementedError as e:
         _not_implemented(e, where, 'the forward pass')
     except Exception as e:
-        _fail(f'the forward pass raised {type(e).__name__}', where, got=_short(e),
+        _fail(f'the forward pass raised {type(e).__name__}', where, got=arguments.error_line(e),
               hint='read the error: it names the layer whose input does not fit.')
     shape = None if _numpy(y) is None else list(_numpy(y).shape)
     total, biases = _count(net)
@@ -1020,7 +1021,7 @@ def _reference_network(depth, num_classes, version, v15=False):
         twin, stage = nn.HybridSequential(), 0
         for child in net:
             if isinstance(child, nn.HybridSequential):
-                child = models.resnet_stage(_bottleneck_v15(), models.STAGE_WIDTHS[kind][stage],
+                child = models.resnet_stage(BottleneckV15, models.STAGE_WIDTHS[kind][stage],
                                             blocks[stage], first_stage=stage == 0)
                 stage += 1
             twin.add(child)
@@ -1084,9 +1085,9 @@ def judge_resnet(answer, depth, version=1, num_classes=1000, image_size=224, ima
               'it); else the layers are right in number but not in order: stem, the four '
               'stages in order, global average pooling, dense layer; each stage\'s first block '
               'projects.')
-    print(f'check_resnet: passed. Output {expected_shape}, {expected:,} trainable parameters '
-          f'(convolution biases not counted), as d2lutils.models.resnet({depth}), and the same '
-          'function (every layer given values fixed by its shape).')
+    _print(f'check_resnet: passed. Output {expected_shape}, {expected:,} trainable parameters '
+           f'(convolution biases not counted), as d2lutils.models.resnet({depth}), and the same '
+           'function (every layer given values fixed by its shape).')
 
 
 def _function_image(seed=0):
@@ -1168,7 +1169,7 @@ def _answer_for_grader(check_name, target):
         return None  # a check the student ran outside the check cells: nothing to grade
     answers.save(folder, f'{_cell["grade_id"]}-{_cell["calls"]}', _as_data(data))
     _cell['calls'] += 1
-    print(f'{check_name}: answers recorded for the grader, who checks them outside this notebook.')
+    _print(f'{check_name}: answers recorded for the grader, who checks them outside this notebook.')
     return None
 
 

@@ -167,14 +167,3 @@ def out_of_date(folder=EXERCISES):
     """The students' versions that differ from what ``generate`` makes (or are missing)."""
     return [path for path, text in generate(folder).items()
             if not path.exists() or path.read_text(encoding='utf-8') != text]
-
-
-def run_notebook(path, timeout=1200):
-    """Execute a notebook in a fresh kernel, errors allowed, in its own folder; return it."""
-    import nbclient
-    import nbformat
-    path = pathlib.Path(path)
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name='python3',
-                            resources={'metadata': {'path': str(path.parent)}}).execute()
-    return nb
