@@ -164,7 +164,7 @@ def measure_training_step_memory(
     the steps are.
 
     The learning rate is 0, so the weights stay as they were; batch norm's running mean and variance
-    do move (training-mode forward passes update them).
+    do move (MXNet updates them in the backward pass of each training step; chapter 2).
     """
     device = device or mx.cpu()
     shape = (batch_size,) + inspection.one_sample_shape(input_shape)[1:]
