@@ -25,6 +25,23 @@ def no_data_anywhere(monkeypatch, tmp_path):
     return tmp_path
 
 
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    """JupyterLab started by book/lab.sh as `make book` starts it (tests/test_jupyterlab.py's Lab),
+    one per test module that asks for it; the browser tests fail, saying what is missing, without
+    headless Chromium."""
+    import headless_chromium
+    from test_jupyterlab import Lab
+    lacking = headless_chromium.missing()
+    if lacking:
+        pytest.fail(f"JupyterLab is checked in headless Chromium, which needs {lacking}", pytrace=False)
+    server = Lab(tmp_path_factory.mktemp('lab'))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # pytest-xdist (--dist loadscope) hands whole modules to the workers in collection order. Its default
 # order is by number of tests, which started the longest modules (a few slow tests each) last, so one
 # worker ran on alone at the end: pyproject turns that off (--no-loadscope-reorder) and this list puts

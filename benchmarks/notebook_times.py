@@ -49,13 +49,13 @@ def book_notebooks(root: Path = REPO) -> list[Path]:
 
 
 def cpu_model() -> str:
+    """The CPU as benchmarks/machine.py names it (model, family and model numbers, core count),
+    without its feature flags and core count (the table gives the cores)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        from benchmarks.machine import cpu_description  # imported as a module (the tests)
+    except ImportError:
+        from machine import cpu_description  # run as a script: benchmarks/ is on sys.path
+    return cpu_description().split(", flags")[0].rsplit(", ", 1)[0]
 
 
 def time_notebook(path: Path, profile: str, timeout: int, keep: Path | None = None) -> dict:

@@ -215,18 +215,20 @@ def worker_main(steps, batch_size, lr, stem, examples):
     net.initialize(mx.init.Xavier())
     net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    # The server applies SGD to the SUM of the workers' gradients; dividing by the batch of all
-    # workers together makes that sum an average, as one machine with the whole batch would.
+    # Each worker's loss is the SUM over its batch, and the server adds the workers' gradients; so
+    # trainer.step divides by the batch of all workers together, and the update uses the average
+    # gradient, as one machine with the whole batch would. (Averaging the loss here as well would
+    # divide by the batch twice: the learning rate would shrink by a factor of batch_size.)
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr, 'momentum': 0.9},
                             kvstore=kv)
     losses = []
     while len(losses) < steps:
         for X, y in loader:
             with autograd.record():
-                batch_loss = loss(net(X), y).mean()
+                batch_loss = loss(net(X), y).sum()
             batch_loss.backward()
             trainer.step(batch_size * num_workers)
-            losses.append(float(batch_loss))
+            losses.append(float(batch_loss) / batch_size)  # the mean over this worker's batch
             if len(losses) == steps:
                 break
     trainable = models.named_parameters(net)

@@ -21,6 +21,7 @@ Usage (``--depths 8 32 --seeds 0 1 2`` by default; the file declares the jobs of
     OMP_NUM_THREADS=2 nohup nice -n 19 .venv/bin/python experiments/depth.py \\
         > experiments/depth.log 2>&1 &               # the whole run (resumes if interrupted)
     .venv/bin/python experiments/depth.py --summary  # the stored result as a table
+    .venv/bin/python experiments/depth.py --recipe long --seeds 0   # the long recipe (LONG), its own file
     .venv/bin/python experiments/depth.py --tiny --out /tmp/depth_tiny.json   # seconds: does it run?
 """
 import argparse

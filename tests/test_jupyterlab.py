@@ -145,18 +145,6 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    lacking = headless_chromium.missing()
-    if lacking:
-        pytest.fail(f"JupyterLab is checked in headless Chromium, which needs {lacking}", pytrace=False)
-    server = Lab(tmp_path_factory.mktemp("lab"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def browser(lab):
     driver = headless_chromium.start(*WINDOW)
     try:

@@ -293,20 +293,6 @@ return {
 """
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab started by book/lab.sh, as tests/test_jupyterlab.py starts it."""
-    lacking = headless_chromium.missing()
-    if lacking:
-        pytest.fail(f"RISE is checked in headless Chromium, which needs {lacking}", pytrace=False)
-    from test_jupyterlab import Lab
-    server = Lab(tmp_path_factory.mktemp("lab"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_rise_opens_a_chapter_in_jupyterlab_and_advances_a_slide(lab, browser):
     """The chapter opens in JupyterLab; RISE's "Open as Reveal Slideshow" (the page at rise/PATH that
     the command opens, here without the command's save of the notebook) shows its first slide, the
