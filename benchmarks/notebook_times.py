@@ -49,8 +49,8 @@ def book_notebooks(root: Path = REPO) -> list[Path]:
 
 
 def cpu_model() -> str:
-    """The CPU as benchmarks/machine.py names it (model, family and model numbers, core count),
-    without its feature flags and core count (the table gives the cores)."""
+    """The CPU's model with its family and model numbers, as benchmarks/machine.py names it, without
+    the feature flags and the count of CPUs that description ends with (the table gives the cores)."""
     try:
         from benchmarks.machine import cpu_description  # imported as a module (the tests)
     except ImportError:

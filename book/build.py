@@ -339,12 +339,11 @@ def as_handed_out(path: Path) -> None:
 
 
 def fetch_npm_package(package: str, version: str, integrity: str, prefixes: list[str], cache: Path,
-                      error=None) -> Path:
+                      error: type[Exception] = BookError) -> Path:
     """``cache/<package>-<version>``: the files of the npm package under ``prefixes``, fetched from the
     npm registry once (``npm pack``) and checked against the pinned sha512 ``integrity``. The book and
     the slides serve MathJax and reveal.js from here, so no page needs a CDN. ``error``: the exception
     class to raise (the caller's), BookError by default."""
-    error = error or BookError
     target = cache / f"{package}-{version}"
     stamp = target / ".complete"
     if stamp.is_file():
