@@ -43,7 +43,7 @@ def run_once(profile, seed, hybridize):
     start = time.perf_counter()
     d2lutils.seed_everything(seed)
     train_iter, test_iter = data.load_with_profile(profile)
-    net = models.resnet(18, num_classes=10, stem=profile.stem)
+    net = models.resnet(18, num_classes=10, stem=profile.stem, width=profile.width)
     history = training.train(net, train_iter, test_iter, profile.num_epochs, profile.lr,
                              devices=mx.cpu(), hybridize=hybridize, live_plot=False,
                              optimizer_params=profile.optimizer_params(len(train_iter)))
@@ -63,6 +63,8 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='one run per seed (default: 0)')
     parser.add_argument('--stem', help="the network's stem: imagenet, small or small-stride2")
+    parser.add_argument('--width', type=float,
+                        help="every layer's channels times this factor (default: the profile's)")
     parser.add_argument('--batch', type=int, help='batch size (default: the profile\'s)')
     parser.add_argument('--lr', type=float, help='(peak) learning rate')
     parser.add_argument('--epochs', type=int)
@@ -79,7 +81,7 @@ def main():
     npx.set_np()
     overrides = {'batch_size': args.batch, 'lr': args.lr, 'num_epochs': args.epochs,
                  'momentum': args.momentum, 'weight_decay': args.wd, 'lr_schedule': args.schedule,
-                 'warmup_epochs': args.warmup, 'stem': args.stem}
+                 'warmup_epochs': args.warmup, 'stem': args.stem, 'width': args.width}
     profile = dataclasses.replace(get_profile(args.profile),
                                   **{k: v for k, v in overrides.items() if v is not None})
     if profile.stem not in models.STEMS:
@@ -101,7 +103,7 @@ def main():
         if args.record:
             with open(args.record, 'a') as record:
                 record.write(json.dumps({'cpu': cpu_description(), 'profile': args.profile,
-                                         'stem': profile.stem, 'batch': profile.batch_size,
+                                         'stem': profile.stem, 'width': profile.width, 'batch': profile.batch_size,
                                          'lr': profile.lr, 'epochs': profile.num_epochs,
                                          'schedule': profile.lr_schedule,
                                          'threads': os.environ.get('OMP_NUM_THREADS'),

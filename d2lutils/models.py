@@ -368,11 +368,17 @@ def resnet_stage(block_cls: Annotated[type, Check(arguments.subclass_of, cls='mx
     return stage
 
 
+def widen(channels, width):
+    """``channels`` times the width factor, rounded, and at least 1."""
+    return max(1, round(channels * width))
+
+
 @checked
 def resnet(depth: Annotated[int, Check(arguments.one_of, choices=tuple(RESNET_SPEC))] = 18,
            num_classes: Annotated[int, Check(arguments.positive_int)] = 10,
            version: Annotated[int, Check(arguments.one_of, choices=(1, 2))] = 1,
-           stem: Annotated[str, Check(arguments.one_of, choices=tuple(STEMS))] = 'imagenet'):
+           stem: Annotated[str, Check(arguments.one_of, choices=tuple(STEMS))] = 'imagenet',
+           width: Annotated[float, Check(arguments.positive_finite)] = 1.0):
     """A ResNet of ``depth`` 18, 34, 50, 101, 152 or 200, built from ``RESNET_SPEC``.
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation
@@ -386,6 +392,10 @@ def resnet(depth: Annotated[int, Check(arguments.one_of, choices=tuple(RESNET_SP
     3x3/2 max-pool) or a 3x3 convolution without pooling for small images, with stride 1
     (``'small'``) or 2 (``'small-stride2'``). The stages and blocks are the same for every stem.
 
+    ``width`` multiplies every layer's channels (the stem's and each stage's), as the widening factor
+    k of Zagoruyko and Komodakis' wide ResNets does (they widen, k > 1); ``width=0.5`` gives stages of
+    32, 64, 128 and 256 channels, about a quarter of the multiply-adds. Depth and blocks stay.
+
     Layout (a flat ``HybridSequential``, so ``net[i]`` indexes it): the stem's layers (conv, BN,
     ReLU, and max-pool for the ImageNet stem only), four stages (``HybridSequential`` of blocks),
     [BN, ReLU for v2], global average pooling (全局平均汇聚) and a ``Dense(num_classes)`` layer.
@@ -395,14 +405,16 @@ def resnet(depth: Annotated[int, Check(arguments.one_of, choices=tuple(RESNET_SP
     kind, blocks_per_stage = RESNET_SPEC[depth]
     block_cls = BLOCKS[(version, kind)]
     kernel, stride, max_pool = STEMS[stem]
+    stem_width = widen(STEM_WIDTH, width)
     net = nn.HybridSequential()
-    net.add(nn.Conv2D(STEM_WIDTH, kernel_size=kernel, strides=stride, padding=kernel // 2,
+    net.add(nn.Conv2D(stem_width, kernel_size=kernel, strides=stride, padding=kernel // 2,
                       use_bias=False),
             nn.BatchNorm(), nn.Activation('relu'))
     if max_pool:
         net.add(nn.MaxPool2D(pool_size=3, strides=2, padding=1))
-    for i, (width, num_blocks) in enumerate(zip(STAGE_WIDTHS[kind], blocks_per_stage)):
-        net.add(resnet_stage(block_cls, width, num_blocks, first_stage=(i == 0)))
+    for i, (channels, num_blocks) in enumerate(zip(STAGE_WIDTHS[kind], blocks_per_stage)):
+        net.add(resnet_stage(block_cls, widen(channels, width), num_blocks, first_stage=(i == 0),
+                             in_channels=stem_width))
     if version == 2:
         net.add(nn.BatchNorm(), nn.Activation('relu'))
     net.add(nn.GlobalAvgPool2D(), nn.Dense(num_classes))

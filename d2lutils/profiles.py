@@ -31,11 +31,15 @@ class Profile:
     warmup_epochs: float = 0.0
     # The ResNet-18 stem the chapters train (a key of d2lutils.models.STEMS).
     stem: str = 'imagenet'
+    # Every layer's channels times this factor (``models.resnet(width=...)``); 1 is the paper's.
+    width: float = 1.0
 
     def __str__(self):
         size = f'{self.resize}x{self.resize}' if self.resize else '28x28'
         if self.stem != 'imagenet':
             size += f' (ResNet-18 stem {self.stem!r})'
+        if self.width != 1.0:
+            size += f', ResNet-18 width x{self.width:g}'
         train = 'all' if self.train_subset is None else f'{self.train_subset:,}'
         test = 'all' if self.test_subset is None else f'{self.test_subset:,}'
         text = (f"Profile '{self.name}' ({self.purpose}): images {size}, batch {self.batch_size}, "
