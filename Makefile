@@ -11,12 +11,13 @@ MXNET_EXTRA := $(if $(GPU),gpu,cpu)
 OTHER_MXNET := $(if $(GPU),mxnet,mxnet-cu117)
 INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
 BOOK_INSTALLED := $(VENV)/.installed-book$(if $(GPU),-gpu)
+ZH_INSTALLED := $(VENV)/.installed-zh$(if $(GPU),-gpu)
 comma := ,
 # d2l pins numpy 1.23.5, which has no Python 3.12 build, so on 3.12 pyproject.toml leaves d2l out and
 # it is installed here without its pins (on 3.10 and 3.11 pyproject already installed it: a no-op).
 D2L := d2l==1.0.3
 
-.PHONY: book test html install install-book teacher handout
+.PHONY: book test html install install-book teacher handout book-zh html-zh install-zh
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No python3.12, 3.11 or 3.10 found: install one, or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -40,11 +41,18 @@ $(BOOK_INSTALLED): $(BIN)/python pyproject.toml
 	$(call pip_install,)
 	touch $@
 
-$(INSTALLED): $(BIN)/python pyproject.toml
-	$(call pip_install,test$(comma)teacher$(comma))
+# `make book-zh` adds the extra `zh` (JupyterLab's Chinese language pack) to the reading install.
+$(ZH_INSTALLED): $(BIN)/python pyproject.toml
+	$(call pip_install,zh$(comma))
 	touch $@ $(BOOK_INSTALLED)
 
+$(INSTALLED): $(BIN)/python pyproject.toml
+	$(call pip_install,test$(comma)teacher$(comma)zh$(comma))
+	touch $@ $(BOOK_INSTALLED) $(ZH_INSTALLED)
+
 install-book: $(BOOK_INSTALLED)
+
+install-zh: $(ZH_INSTALLED)
 
 install: $(INSTALLED)
 
@@ -54,8 +62,15 @@ book: install-book  # book/lab.sh: root folder, chapter 0, trust, --allow-root a
 test: install
 	$(BIN)/python -m pytest
 
-html: install  # needs npm once (MathJax)
+html: install  # needs npm once (MathJax); with zh/ it builds the Chinese website too, in html/zh/
 	$(BIN)/python book/build.py
+
+# The Chinese edition (i18n/README.md): zh/ is generated from the English notebooks and i18n/zh_CN/.
+book-zh: install-zh  # the Chinese chapters in JupyterLab's Chinese interface (book/lab.sh --zh)
+	JUPYTER=$(BIN)/jupyter sh book/lab.sh --zh
+
+html-zh: install  # the Chinese website only: book/_build/html/zh/ (the English one too if never built)
+	$(BIN)/python book/build.py --edition zh
 
 teacher: install  # nbgrader and the grader; docs/teaching.md says how to grade and hand out
 	@echo "Installed the grading tools in $(VENV). Grade: $(BIN)/python -m d2lutils.exercises --grade FILES; hand out: make handout (docs/teaching.md)"

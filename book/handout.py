@@ -6,7 +6,8 @@
 A teacher hands this out instead of the repository: the repository holds the exercises' solutions
 (chapters/exercises/solutions/, and in its git history), the grader and the test suite. The copy holds
 the chapters, the students' versions of the exercises, img/, book/ (`make book`, `make html`),
-d2lutils/ without its grading module, and the README, Makefile, pyproject.toml and environment.yml.
+d2lutils/ without its grading module, and the README, Makefile, pyproject.toml and environment.yml;
+and the Chinese edition, zh/ (`make book-zh`), when the repository has it, likewise without solutions.
 The teacher's guide and the speaker's notes in the chapters (the slides' `notes` cells) are left
 out too. It has no .git folder, so no history to dig solutions out of. The exercise checks stay: they compare
 a student's block with the library's reference blocks in d2lutils/models.py, which a student can
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 NAME = "resnet-book"
 FILES = ["README.md", "Makefile", "pyproject.toml", "environment.yml"]
 FOLDERS = ["chapters", "img", "book", "d2lutils"]
+OPTIONAL = ["zh"]   # the Chinese edition (book/i18n.py generate), once it exists
 # never copied, wherever they are: the solutions, the grader, the teacher's guide, and what a run
 # leaves behind
 LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "_build",
@@ -49,9 +51,9 @@ def make(out: Path, root: Path = REPO) -> Path:
     target.mkdir(parents=True)
     for name in FILES:
         shutil.copy2(root / name, target / name)
-    for name in FOLDERS:
+    for name in FOLDERS + [n for n in OPTIONAL if (root / n).is_dir()]:
         shutil.copytree(root / name, target / name, ignore=LEFT_OUT)
-    for notebook in (target / "chapters").rglob("*.ipynb"):
+    for notebook in [*(target / "chapters").rglob("*.ipynb"), *(target / "zh").rglob("*.ipynb")]:
         without_speaker_notes(notebook)
     with tarfile.open(out / f"{NAME}.tar.gz", "w:gz") as tar:
         tar.add(target, arcname=NAME)

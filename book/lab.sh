@@ -2,7 +2,12 @@
 # Open the book in JupyterLab: the one command line behind `make book`, the conda route in the README
 # and tests/test_jupyterlab.py, so that the three cannot drift apart.
 #
-#     sh book/lab.sh [more jupyter-lab options]     # JUPYTER=path/to/jupyter, else the one on PATH
+#     sh book/lab.sh [--zh] [more jupyter-lab options]   # JUPYTER=path/to/jupyter, else the one on PATH
+#
+# --zh (`make book-zh`): the Chinese edition, zh/chapters (book/i18n.py generates it), in JupyterLab's
+# Chinese interface: book/jupyter-zh/ is put first on Jupyter's config path, and its
+# labconfig/default_setting_overrides.json makes zh_CN the default language (a reader's own choice
+# in Settings > Language still wins); the language pack is pyproject's `zh` extra.
 #
 # - The server's root is the repository, not chapters/: the chapters' diagrams (../img/...), the
 #   README and d2lutils/ are then reachable from the pages and the file browser. It opens chapter 0.
@@ -25,11 +30,21 @@ set -eu
 cd "$(dirname "$0")/.."
 JUPYTER=${JUPYTER:-jupyter}
 export JUPYTER_CONFIG_PATH="$PWD/book/jupyter${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
+CHAPTERS=chapters
+if [ "${1:-}" = "--zh" ]; then
+  shift
+  CHAPTERS=zh/chapters
+  export JUPYTER_CONFIG_PATH="$PWD/book/jupyter-zh:$JUPYTER_CONFIG_PATH"
+  if [ ! -f "$CHAPTERS/00_how_to_use.ipynb" ]; then
+    echo "book/lab.sh --zh: no Chinese chapters in zh/chapters; make them with: python book/i18n.py generate" >&2
+    exit 1
+  fi
+fi
 
 # every notebook under chapters/ (a class may hand out the book without the exercises' solutions)
-find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec "$JUPYTER" trust {} +
+find "$CHAPTERS" -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -exec "$JUPYTER" trust {} +
 
 if [ "$(id -u)" = 0 ]; then
   set -- --allow-root "$@"
 fi
-exec "$JUPYTER" lab --ServerApp.root_dir=. "$@" chapters/00_how_to_use.ipynb
+exec "$JUPYTER" lab --ServerApp.root_dir=. "$@" "$CHAPTERS/00_how_to_use.ipynb"

@@ -50,7 +50,8 @@ FIGURE_TYPES = ("image/svg+xml", "image/png", "image/jpeg")
 class Lab:
     """The JupyterLab server that book/lab.sh started, and its log."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, options: tuple[str, ...] = ()):
+        """``options``: lab.sh's own, before the server's (``("--zh",)``: the Chinese edition)."""
         self.home = home
         self.token = secrets.token_hex(16)
         with socket.socket() as s:  # a free port; --ServerApp.port_retries=0 fails loudly if taken
@@ -72,7 +73,7 @@ class Lab:
         self.log_path = home / "server.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            ["sh", str(LAB_SCRIPT), "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+            ["sh", str(LAB_SCRIPT), *options, "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
              "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}"],
             cwd=home, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)

@@ -60,6 +60,13 @@ def test_make_book_installs_only_the_book(tmp_path):
     assert pip_installs("book", tmp_path) == ["cpu"], "make book must install d2lutils[cpu] only"
 
 
+def test_make_book_zh_installs_the_book_and_its_chinese_interface(tmp_path):
+    """`make book-zh`: the reading install and JupyterLab's Chinese language pack, no test tool."""
+    assert pip_installs("book-zh", tmp_path) == ["zh,cpu"], "make book-zh must install d2lutils[zh,cpu] only"
+    needed = closure({"cpu", "zh"})
+    assert "jupyterlab-language-pack-zh-cn" in needed and not needed & TEACHERS_AND_TESTS
+
+
 @pytest.mark.parametrize("target", ["test", "teacher", "html"])
 def test_the_other_targets_install_the_tools(target, tmp_path):
     extras = pip_installs(target, tmp_path)
