@@ -16,7 +16,9 @@ its core count, the load average before and after each run, Python's version and
 map shows the minutes from the .json. Another profile (``--profile quick``) writes
 benchmarks/notebook_times_quick.json and .md and embeds nothing: the README and chapter 0 show the
 ``cpu`` table, the teacher's guide both. A trial run elsewhere: --out /tmp/t --no-embed.
-``--keep DIR`` saves each executed copy too.
+``--keep DIR`` saves each executed copy too. ``--merge`` times only the notebooks named and keeps the
+other rows of the existing table (each row carries its date): after a change that alters only some
+notebooks' run time.
 """
 from __future__ import annotations
 
@@ -58,6 +60,12 @@ def cpu_model() -> str:
     return cpu_description().split(", flags")[0].rsplit(", ", 1)[0]
 
 
+def profile_settings(profile: str) -> str:
+    """The profile as it prints itself: a table timed under other settings is out of date."""
+    from d2lutils import profiles
+    return str(profiles.PROFILES[profile])
+
+
 def time_notebook(path: Path, profile: str, timeout: int, keep: Path | None = None) -> dict:
     """Run a copy of path (errors stop it) and return its wall-clock seconds and the load around it;
     ``keep``: a folder to save the executed copy in (under its path in the repository), so that a
@@ -94,7 +102,8 @@ SHOWN_IN = [REPO / "README.md", REPO / "chapters" / "00_how_to_use.ipynb"]
 def markdown_table(table: dict) -> str:
     """The table as the README, chapter 0 and benchmarks/notebook_times.md show it."""
     m = table["machine"]
-    lines = [f"Measured by `benchmarks/notebook_times.py` on {table['date']}: {m['cpu']}, {m['cores']} cores, "
+    dates = sorted({row.get("date", table["date"]) for row in table["notebooks"]})
+    lines = [f"Measured by `benchmarks/notebook_times.py` on {' and '.join(dates)}: {m['cpu']}, {m['cores']} cores, "
              f"Python {m['python']}, `{table['profile']}` profile. Wall-clock minutes, top to bottom in a "
              f"fresh kernel; the load averages (1, 5, 15 min) say how quiet the machine was.", "",
              "| notebook | minutes | load before | load after |", "| --- | --- | --- | --- |"]
@@ -145,16 +154,31 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
     ap.add_argument("--no-embed", action="store_true", help="write only the .json and .md files (a trial run)")
     ap.add_argument("--keep", type=Path, help="save each executed copy under this folder")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the existing table's rows for the notebooks not named")
     args = ap.parse_args(argv)
     paths = args.notebooks or book_notebooks()
     out = args.out or out_for(args.profile)
+    kept = {}
+    if args.merge:
+        old = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        if old["profile"] != args.profile or old["machine"]["cpu"] != cpu_model():
+            raise SystemExit(f"--merge: {out}.json was measured in the {old['profile']} profile on "
+                             f"{old['machine']['cpu']}; time every notebook instead")
+        kept = {row["notebook"]: {"date": old["date"], **row} for row in old["notebooks"]}
     shown_in = [] if args.no_embed or args.profile != SHOWN_PROFILE else SHOWN_IN
     rows = []
     for p in paths:
         print(f"timing {p} ({args.profile} profile) ...", flush=True)
-        rows.append(time_notebook(p.resolve(), args.profile, args.timeout, args.keep))
+        rows.append({**time_notebook(p.resolve(), args.profile, args.timeout, args.keep),
+                     "date": dt.date.today().isoformat()})
         print(f"  {rows[-1]['seconds'] / 60:.1f} min, load {rows[-1]['load_before']} -> {rows[-1]['load_after']}")
+    kept.update({row["notebook"]: row for row in rows})
+    order = [p.relative_to(REPO).as_posix() for p in book_notebooks()]
+    rows = sorted(kept.values(), key=lambda row: order.index(row["notebook"])
+                  if row["notebook"] in order else len(order))
     table = {"profile": args.profile, "date": dt.date.today().isoformat(),
+             "settings": profile_settings(args.profile),
              "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
              "notebooks": rows}
     write(table, out, shown_in)

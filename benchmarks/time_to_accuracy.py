@@ -9,7 +9,8 @@ does, evaluating on the 10,000 test images after every epoch, once per seed. It 
 
 with A the mean test accuracy over the seeds and M the mean minutes of one run, counted from loading
 the data to the last evaluation (wall-clock time). Each run's line also splits its minutes into
-training steps and the rest (evaluation, data loading, start-up), so the evaluation's share shows.
+training steps and the rest (evaluation, data loading, start-up), so the evaluation's share shows,
+and gives the run's multiply-adds (a cost no CPU changes) and the GFLOP/s its training steps achieved.
 
 Accuracy depends on the seed and on the CPU (different CPUs round differently), not on the load;
 minutes depend on the load: the load average printed before and after each run says how quiet the
@@ -35,6 +36,20 @@ import d2lutils  # noqa: E402  (first: sets OMP_NUM_THREADS before mxnet starts)
 from machine import cpu_description, load_average  # noqa: E402  (benchmarks/machine.py)
 
 
+def multiply_adds(profile, train_examples, test_examples):
+    """Forward multiply-adds per image (the walker's count) and the whole run's, in units of 1e12.
+
+    Training counts three forward passes' worth per image (the backward pass computes gradients for
+    both the activations and the weights, each about one forward pass), the usual convention; each
+    evaluation one forward pass per test image. Unlike minutes, this does not depend on the CPU.
+    """
+    from d2lutils import inspection, models
+    per_image = inspection.count_macs(
+        models.resnet(18, num_classes=10, stem=profile.stem, width=profile.width), (1, 28, 28))
+    run = per_image * profile.num_epochs * (3 * train_examples + test_examples)
+    return per_image, run / 1e12
+
+
 def run_once(profile, seed, hybridize):
     """Train one network from scratch with ``seed``; return a dict of what the run gave."""
     import mxnet as mx
@@ -50,7 +65,12 @@ def run_once(profile, seed, hybridize):
     seconds = time.perf_counter() - start
     examples = len(train_iter._dataset)
     train_seconds = sum(examples / rate for rate in history.examples_per_sec)
-    return {'seed': seed, 'test_acc': history.test_acc[-1], 'train_acc': history.train_acc[-1],
+    per_image, run_tera = multiply_adds(profile, examples, len(test_iter._dataset))
+    # two floating-point operations per multiply-add, over the training steps' own time
+    step_gflops = 2 * 3 * per_image * examples * profile.num_epochs / train_seconds / 1e9
+    return {'macs_per_image': per_image, 'run_tera_macs': round(run_tera, 2),
+            'train_step_gflops': round(step_gflops, 1),
+            'seed': seed, 'test_acc': history.test_acc[-1], 'train_acc': history.train_acc[-1],
             'minutes': seconds / 60, 'train_step_minutes': train_seconds / 60,
             'other_share': 1 - train_seconds / seconds,
             'examples_per_sec': [round(rate, 1) for rate in history.examples_per_sec],
@@ -97,8 +117,9 @@ def main():
         run = run_once(profile, seed, hybridize)
         runs.append(run)
         print(f'seed {seed}: test accuracy {run["test_acc"]:.4f} after {run["minutes"]:.2f} minutes '
-              f'({run["train_step_minutes"]:.2f} in training steps; evaluation, loading and '
-              f'start-up {100 * run["other_share"]:.0f}%); load average {run["load_before"]:.1f} '
+              f'({run["train_step_minutes"]:.2f} in training steps, at {run["train_step_gflops"]} GFLOP/s; '
+              f'evaluation, loading and start-up {100 * run["other_share"]:.0f}%); '
+              f'{run["run_tera_macs"]} x 1e12 multiply-adds in all; load average {run["load_before"]:.1f} '
               f'before, {run["load_after"]:.1f} after', flush=True)
         if args.record:
             with open(args.record, 'a') as record:

@@ -98,12 +98,13 @@ def dmlc_environment(role: Annotated[str, Check(arguments.one_of,
 def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
               lr: Annotated[float, Check(arguments.positive_finite, example='0.01')] = 0.01,
               stem: Annotated[str, Check(arguments.one_of, choices=STEM_NAMES)] = 'imagenet',
+              width: Annotated[float, Check(arguments.positive_finite, example='0.25')] = 1.0,
               examples: Annotated[int | None, Check(arguments.positive_int,
                                                     none_means='just enough for the steps')] = None,
               timeout: Annotated[float, Check(arguments.positive_finite, example='300')] = 300):
     """Start a scheduler, a server and ``num_workers`` workers; return their ``JobResult``.
 
-    Each worker trains ``models.resnet(18, stem=stem)`` for ``steps`` steps of ``batch_size``
+    Each worker trains ``models.resnet(18, stem=stem, width=width)`` for ``steps`` steps of ``batch_size``
     examples from its shard (every ``num_workers``-th image of the first ``examples`` training
     images; default just enough for the steps). Every process runs with one OpenMP thread, so the
     workers do not fight over the cores. All processes share one process group, which is killed when
@@ -123,7 +124,7 @@ def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
                                                             os.environ.get('PYTHONPATH')]))}
     worker_cmd = [sys.executable, '-m', 'd2lutils.distributed', 'worker', '--steps', str(steps),
                   '--batch-size', str(batch_size), '--lr', str(lr), '--stem', stem,
-                  '--examples', str(examples)]
+                  '--width', str(width), '--examples', str(examples)]
     roles = [('scheduler', [sys.executable, '-c', 'import d2lutils, mxnet']),
              ('server', [sys.executable, '-c', 'import d2lutils, mxnet'])]
     roles += [('worker', worker_cmd)] * num_workers
@@ -200,7 +201,7 @@ def fingerprint(params):
     return digest.hexdigest()
 
 
-def worker_main(steps, batch_size, lr, stem, examples):
+def worker_main(steps, batch_size, lr, stem, width, examples):
     """One worker: train on this worker's shard with a dist_sync kvstore, print a JSON report."""
     import d2lutils  # sets the threads before mxnet starts
     import mxnet as mx
@@ -215,7 +216,7 @@ def worker_main(steps, batch_size, lr, stem, examples):
     loader = gluon.data.DataLoader(
         gluon.data.ArrayDataset(images[shard, :, :, None], labels[shard]), batch_size,
         shuffle=True, last_batch='discard', batchify_fn=data.make_batchify())
-    net = models.resnet(18, num_classes=10, stem=stem)
+    net = models.resnet(18, num_classes=10, stem=stem, width=width)
     net.initialize(mx.init.Xavier())
     net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
@@ -250,11 +251,12 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, required=True)
     parser.add_argument('--lr', type=float, required=True)
     parser.add_argument('--stem', required=True)
+    parser.add_argument('--width', type=float, default=1.0)
     parser.add_argument('--examples', type=int, required=True)
     args = parser.parse_args(argv)
     if 'DMLC_ROLE' not in os.environ:
         parser.error('run by d2lutils.distributed.run_local, which sets the DMLC_* variables')
-    worker_main(args.steps, args.batch_size, args.lr, args.stem, args.examples)
+    worker_main(args.steps, args.batch_size, args.lr, args.stem, args.width, args.examples)
 
 
 if __name__ == '__main__':

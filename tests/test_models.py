@@ -231,3 +231,19 @@ def test_legacy_ndarray_mode():
         assert blk(mx.nd.zeros((4, 3, 6, 6))).shape == (4, 6, 3, 3)
     finally:
         npx.set_np()
+
+
+@pytest.mark.parametrize('width', [0.25, 0.5, 2.0])
+def test_width_scales_every_layer_like_the_model_zoos_channels(width):
+    """``resnet(width=k)`` is the model zoo's ResNetV1 with every channel count times k (the zoo
+    takes the stem's and the stages' widths as its ``channels`` list)."""
+    ours = shaped(models.resnet(18, num_classes=1000, width=width))
+    channels = [round(c * width) for c in (64, 64, 128, 256, 512)]
+    zoo = shaped(vision.ResNetV1(vision.BasicBlockV1, [2, 2, 2, 2], channels))
+    assert models.count_parameters(ours) == models.count_parameters(zoo)
+    assert ours[0].weight.shape == (channels[0], 3, 7, 7)
+
+
+def test_width_must_be_positive():
+    with pytest.raises(ValueError, match=r'width must be'):
+        models.resnet(18, width=0)

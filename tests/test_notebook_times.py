@@ -42,6 +42,9 @@ def test_the_table_is_there_and_current():
     table = json.loads(path.read_text(encoding="utf-8"))
     assert table["profile"] == "cpu", f"the table was measured in the {table['profile']} profile: {RUN}"
     assert table["machine"]["cpu"] and table["machine"]["cores"]
+    assert table.get("settings") == times.profile_settings("cpu"), \
+        f"the table was timed with the cpu profile set to {table.get('settings')!r}; it is now " \
+        f"{times.profile_settings('cpu')!r}: {RUN}"
     timed = [r["notebook"] for r in table["notebooks"]]
     expected = [p.relative_to(REPO).as_posix() for p in times.book_notebooks()]
     assert timed == expected, f"the table names {timed}, the book has {expected}: {RUN}"
@@ -78,3 +81,28 @@ def test_the_other_profiles_tables_name_every_notebook():
         assert table["profile"] == profile and times.out_for(profile) == path.with_suffix(""), path.name
         assert [r["notebook"] for r in table["notebooks"]] == expected, f"{path.name} is out of date: {RUN}"
         assert all(r["seconds"] > 0 for r in table["notebooks"])
+
+
+def test_merge_replaces_only_the_named_rows(tmp_path, monkeypatch):
+    """``--merge`` times the notebooks named and keeps the other rows with the date they were measured;
+    a table from another CPU or profile is refused rather than mixed in."""
+    notebooks = [p.relative_to(REPO).as_posix() for p in times.book_notebooks()]
+    old = {"profile": "cpu", "date": "2000-01-01", "settings": "old",
+           "machine": {"cpu": times.cpu_model(), "cores": 2, "python": "3.11"},
+           "notebooks": [{"notebook": n, "seconds": 1.0, "load_before": [0, 0, 0], "load_after": [0, 0, 0]}
+                         for n in notebooks]}
+    out = tmp_path / "t"
+    out.with_suffix(".json").write_text(json.dumps(old))
+    monkeypatch.setattr(times, "time_notebook", lambda path, *a: {
+        "notebook": path.relative_to(REPO).as_posix(), "seconds": 99.0,
+        "load_before": [1, 1, 1], "load_after": [1, 1, 1]})
+    times.main([str(REPO / notebooks[-1]), "--out", str(out), "--no-embed", "--merge"])
+    new = json.loads(out.with_suffix(".json").read_text())
+    assert [r["notebook"] for r in new["notebooks"]] == notebooks
+    assert [r["seconds"] for r in new["notebooks"]] == [1.0] * (len(notebooks) - 1) + [99.0]
+    assert new["notebooks"][0]["date"] == "2000-01-01" != new["notebooks"][-1]["date"]
+    assert new["settings"] == times.profile_settings("cpu")
+    assert "2000-01-01 and " in times.markdown_table(new)
+    out.with_suffix(".json").write_text(json.dumps({**old, "machine": {**old["machine"], "cpu": "another"}}))
+    with pytest.raises(SystemExit, match="time every notebook instead"):
+        times.main([str(REPO / notebooks[-1]), "--out", str(out), "--no-embed", "--merge"])
