@@ -85,6 +85,9 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (?:BEGIN|END) SOLUTION[ \t]*$", re.MULTILINE)
 TABLE_ROW = re.compile(r"^[ \t]*\|.*$", re.MULTILINE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A line break (and the next line's indentation) between two Chinese characters or punctuation marks
+_CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+CJK_BREAK = re.compile(rf"(?<=[{_CJK}])\n[ \t]*(?=[{_CJK}])")
 
 
 class I18nError(Exception):
@@ -327,16 +330,23 @@ class IncompleteError(I18nError):
                          + "\n".join(lines))
 
 
+def unwrap(chinese: str) -> str:
+    """A translation without the line breaks between two Chinese characters (or Chinese
+    punctuation): a browser and JupyterLab show such a break as a space, which Chinese text does
+    not have, so a translator may wrap lines as the English does."""
+    return CJK_BREAK.sub("", chinese)
+
+
 def translate_source(cell_id: str, source: str, table: dict[tuple[str, str], str]) -> str:
     """A markdown cell's Chinese: each block's translation, joined by the English's blank lines."""
-    return "".join((table[(cell_id, block)] if translatable(block) else block) + separator
+    return "".join((unwrap(table[(cell_id, block)]) if translatable(block) else block) + separator
                    for block, separator in split_blocks(source))
 
 
 def translate_page(context: str, english: str, tr) -> str:
     """A whole markdown page (the website's front page) in Chinese: ``tr(context, block)`` per
     block; links to its own headings follow their translation."""
-    chinese = "".join((tr(context, block) if translatable(block) else block) + separator
+    chinese = "".join((unwrap(tr(context, block)) if translatable(block) else block) + separator
                       for block, separator in split_blocks(english))
     anchors = {Path("page"): _anchor_map(english, chinese)}
     return _retarget(chinese, Path("page"), anchors)

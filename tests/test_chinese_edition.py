@@ -300,6 +300,15 @@ def test_links_to_headings_point_at_the_chinese_headings(tmp_path):
     assert "[below](#结尾)" in a and "[b](01_b.ipynb#另一个标题)" in a
 
 
+def test_a_line_break_inside_chinese_text_is_no_space():
+    """Translators wrap lines as the English does; between two Chinese characters the break would
+    show as a space, so the generator takes it out (and only there)."""
+    assert i18n.unwrap("第一行，\n第二行") == "第一行，第二行"
+    assert i18n.unwrap("- 列表项的\n  续行") == "- 列表项的续行"
+    assert i18n.unwrap("中文\nEnglish\n中文") == "中文\nEnglish\n中文"
+    assert i18n.unwrap("一行\n- 另一项") == "一行\n- 另一项"
+
+
 # --------------------------------------------------------------------------- the rules' checks
 
 GOOD = ("A **residual block** (残差块) adds `x` to $F(\\mathbf{x})$ over 2 paths; see "
