@@ -5,7 +5,8 @@
 
 A teacher hands this out instead of the repository: the repository holds the exercises' solutions
 (chapters/exercises/solutions/, and in its git history), the grader and the test suite. The copy holds
-the chapters, the students' versions of the exercises, img/, book/ (`make book`, `make html`),
+the chapters, the students' versions of the exercises, img/, experiments/ (the script and the results
+chapter 3b plots, without its checkpoints), book/ (`make book`, `make html`),
 d2lutils/ without its grading module, and the README, Makefile, pyproject.toml and environment.yml;
 and the Chinese edition, zh/ (`make book-zh`), when the repository has it, likewise without solutions.
 The teacher's guide and the speaker's notes in the chapters (the slides' `notes` cells) are left
@@ -24,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NAME = "resnet-book"
 FILES = ["README.md", "Makefile", "pyproject.toml", "environment.yml"]
-FOLDERS = ["chapters", "img", "book", "d2lutils"]
+FOLDERS = ["chapters", "img", "book", "d2lutils", "experiments"]  # experiments/: chapter 3b plots its results
 OPTIONAL = ["zh"]   # the Chinese edition (book/i18n.py generate), once it exists
 # never copied, wherever they are: the solutions, the grader, the teacher's guide, and what a run
 # leaves behind
-LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "_build",
+LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "_build", "checkpoints",
                                   "_handout", "__pycache__", ".ipynb_checkpoints", "*.pyc",
                                   "*.egg-info", "*.params")
 

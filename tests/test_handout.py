@@ -104,3 +104,15 @@ def test_the_book_runs_from_the_copy(copy):
     errors = [o["ename"] for o in outputs if o["output_type"] == "error"]
     assert not {"ModuleNotFoundError", "ImportError", "AttributeError"} & set(errors), errors
     assert any("not written yet" in json.dumps(o) for o in outputs), "the checks did not run"
+
+
+def test_the_copy_has_the_results_chapter_3b_reads(copy):
+    """Chapter 3b plots experiments/*.json, the committed results of experiments/depth.py: a handout
+    without them would fail in the chapter's first plot. Checkpoints (resumable state) stay out."""
+    import re
+    source = (REPO / "chapters" / "03b_plain_vs_residual.ipynb").read_text(encoding="utf-8")
+    read = set(re.findall(r"(depth\w*results\.json)", source))
+    assert read, "chapter 3b names no results file: has the loader changed?"
+    for name in read:
+        assert (copy / "experiments" / name).is_file(), f"the handout lacks experiments/{name}"
+    assert not (copy / "experiments" / "checkpoints").exists()
