@@ -17,8 +17,8 @@ import time
 import pytest
 
 import headless_chromium
-from test_jupyterlab import (REPO, WINDOW, Lab, open_notebook, page_errors, server_log_404s,
-                             stored_figures, wait_for)
+from test_jupyterlab import (REPO, WINDOW, Lab, notebook_state, open_notebook, page_errors,
+                             server_log_404s, stored_figures, wait_for)
 
 CHAPTER_0 = "zh/chapters/00_how_to_use.ipynb"
 CHAPTER_3 = "zh/chapters/03_residual_block.ipynb"
@@ -50,6 +50,8 @@ def browser(lab):
         headless_chromium.stop(driver)
 
 
+DIAGRAM = "/zh/img/residual_block.svg"
+HEADING_JS = "return document.querySelector('.jp-RenderedMarkdown h1')?.textContent || ''"
 MENUS_JS = "return [...document.querySelectorAll('.lm-MenuBar-itemLabel')].map(e => e.textContent.trim());"
 
 
@@ -71,9 +73,17 @@ def test_the_chinese_lab_opens_chapter_0_in_a_chinese_interface(lab, browser):
 def test_a_chinese_chapter_shows_its_text_diagram_and_stored_figure(lab, browser):
     log_from = len(lab.log_text())
     nb, state = open_notebook(lab, browser, CHAPTER_3)
+    # JupyterLab renders markdown after the cells exist; on a loaded machine the diagram's <img> can
+    # come seconds later. Wait for it (a missing diagram still fails, after the timeout, below).
+    wait_for(browser, lambda s: any(DIAGRAM in i["src"] for i in s["images"])
+             and all(i["complete"] for i in s["images"]), f"{DIAGRAM} is rendered", timeout=60)
+    deadline = time.monotonic() + 30
+    while not browser.execute_script(HEADING_JS) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    state = notebook_state(browser, measure=True)
     time.sleep(0.2)  # late messages reach the logs
     problems = page_errors(browser) + server_log_404s(lab, log_from)
-    if not any("/zh/img/residual_block.svg" in i["src"] for i in state["images"]):
+    if not any(DIAGRAM in i["src"] for i in state["images"]):
         problems.append(f"the diagram residual_block.svg is not on the page: {state['images']}")
     problems += [f"image not drawn: {i['src']}" for i in state["images"] if not (i["w"] > 0 and i["h"] > 0)]
     figures = stored_figures(nb)
@@ -83,7 +93,7 @@ def test_a_chinese_chapter_shows_its_text_diagram_and_stored_figure(lab, browser
     problems += [f"a figure shown as text (untrusted notebook?): {t!r}" for t in state["figureText"]]
     title = next(line[2:] for c in nb["cells"] if c["cell_type"] == "markdown"
                  for line in "".join(c["source"]).splitlines() if line.startswith("# "))
-    shown = browser.execute_script("return document.querySelector('.jp-RenderedMarkdown h1')?.textContent || ''")
+    shown = browser.execute_script(HEADING_JS)
     if title.strip() not in shown:
         problems.append(f"the chapter's Chinese title {title!r} is not its first heading on the page ({shown!r})")
     assert not problems, f"{CHAPTER_3} in the Chinese JupyterLab:\n  " + "\n  ".join(problems)

@@ -244,7 +244,7 @@ def cases():
             distributed.dmlc_environment, role='worker', port=9000, num_workers=1, num_servers=1),
         'd2lutils.distributed.run_local': lambda: case(
             distributed.run_local, stubs=[(distributed, 'free_port')], num_workers=1, steps=1,
-            batch_size=1, lr=0.1, stem='small', examples=8, timeout=1.0),
+            batch_size=1, lr=0.1, stem='small', width=1.0, examples=8, timeout=1.0),
         'd2lutils.exercises.students.nbgrader_meta': lambda: case(
             students.nbgrader_meta, cell={'cell_type': 'code', 'metadata': {}, 'source': ''}),
         'd2lutils.exercises.students.student_notebook': lambda: case(
@@ -307,7 +307,7 @@ def cases():
             models.resnet_stage, block_cls=models.Residual, num_channels=8, num_blocks=1,
             first_stage=True, in_channels=8),
         'd2lutils.models.resnet': lambda: case(
-            models.resnet, depth=18, num_classes=10, version=1, stem='small'),
+            models.resnet, depth=18, num_classes=10, version=1, stem='small', width=1.0),
         'd2lutils.models.count_parameters': lambda: case(
             models.count_parameters, net=ran_net(), trainable_only=True),
         'd2lutils.models.named_parameters': lambda: case(

@@ -53,7 +53,8 @@ def test_plain_profiles_print_as_before():
     assert quick.resize is None and quick.stem != 'imagenet'
     assert str(quick) == (
         f"Profile 'quick' ({quick.purpose}): images 28x28 (ResNet-18 stem {quick.stem!r}), "
-        f"batch {quick.batch_size}, lr {quick.lr}, {quick.num_epochs} epoch(s), "
+        f"ResNet-18 width x{quick.width:g}, batch {quick.batch_size}, lr {quick.lr}, "
+        f"{quick.num_epochs} epoch(s), "
         f"train examples {quick.train_subset:,}, test examples {quick.test_subset:,}")
     custom = dataclasses.replace(quick, momentum=0.9, weight_decay=5e-4, lr_schedule='cosine',
                                  warmup_epochs=0.5)

@@ -91,10 +91,12 @@ def test_live_curves_keep_the_settings_line_above_the_summary(loaders, capsys):
 def test_the_settings_line_shows_the_schedule_the_run_gets():
     """A profile's schedule over a run of the profile's length, and one that ends halfway."""
     cpu = get_profile('cpu')
-    line = training.describe_run(2, 0.1, 100, [mx.cpu(0), mx.cpu(1)], cpu.optimizer_params(100),
+    epochs, updates = cpu.num_epochs, cpu.num_epochs * 100
+    line = training.describe_run(epochs, 0.1, 100, [mx.cpu(0), mx.cpu(1)], cpu.optimizer_params(100),
                                  hybridize=True)
-    assert line == ('Training: 2 epoch(s) x 100 batches, SGD lr 0.1, momentum 0.9, wd 0.0005, '
-                    'CosineScheduler: warm-up 30 updates, 200 updates in all, on cpu(0), cpu(1), '
+    assert line == (f'Training: {epochs} epoch(s) x 100 batches, SGD lr 0.1, momentum 0.9, wd 0.0005, '
+                    f'CosineScheduler: warm-up 30 updates, {updates} updates in all, on cpu(0), cpu(1), '
                     'hybridized')
-    short = training.describe_run(4, 0.1, 100, [mx.cpu()], cpu.optimizer_params(100))
-    assert 'CosineScheduler: warm-up 30 updates, 200 updates in all (the run makes 400)' in short
+    longer = training.describe_run(2 * epochs, 0.1, 100, [mx.cpu()], cpu.optimizer_params(100))
+    assert (f'CosineScheduler: warm-up 30 updates, {updates} updates in all (the run makes '
+            f'{2 * updates})') in longer
