@@ -17,8 +17,9 @@ import time
 import pytest
 
 import headless_chromium
-from test_jupyterlab import (REPO, WINDOW, Lab, notebook_state, open_notebook, page_errors,
+from test_jupyterlab import (REPO, Lab, notebook_state, open_notebook, page_errors,
                              server_log_404s, stored_figures, wait_for)
+from test_jupyterlab import browser  # noqa: F401  (the same browser fixture, on this module's lab)
 
 CHAPTER_0 = "zh/chapters/00_how_to_use.ipynb"
 CHAPTER_3 = "zh/chapters/03_residual_block.ipynb"
@@ -39,15 +40,6 @@ def lab(tmp_path_factory):
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(lab):
-    driver = headless_chromium.start(*WINDOW)
-    try:
-        yield driver
-    finally:
-        headless_chromium.stop(driver)
 
 
 DIAGRAM = "/zh/img/residual_block.svg"

@@ -72,13 +72,16 @@ def test_the_map_shows_the_tables_figures_or_none():
 
 def test_the_other_profiles_tables_name_every_notebook():
     """A table of another profile (benchmarks/notebook_times_quick.json, read by the teacher's
-    guide) is of that profile and names the book's notebooks as they are now."""
+    guide) is of that profile, was timed with its current settings, and names the book's notebooks
+    as they are now."""
     expected = [p.relative_to(REPO).as_posix() for p in times.book_notebooks()]
     tables = sorted(times.OUT.parent.glob(f"{times.OUT.name}_*.json"))
     for path in tables:
         table = json.loads(path.read_text(encoding="utf-8"))
         profile = path.stem.removeprefix(f"{times.OUT.name}_")
         assert table["profile"] == profile and times.out_for(profile) == path.with_suffix(""), path.name
+        assert table.get("settings") == times.profile_settings(profile), \
+            f"{path.name} was timed with the {profile} profile set to {table.get('settings')!r}: {RUN}"
         assert [r["notebook"] for r in table["notebooks"]] == expected, f"{path.name} is out of date: {RUN}"
         assert all(r["seconds"] > 0 for r in table["notebooks"])
 
