@@ -104,8 +104,8 @@ def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
               timeout: Annotated[float, Check(arguments.positive_finite, example='300')] = 300):
     """Start a scheduler, a server and ``num_workers`` workers; return their ``JobResult``.
 
-    Each worker trains ``models.resnet(18, stem=stem, width=width)`` for ``steps`` steps of ``batch_size``
-    examples from its shard (every ``num_workers``-th image of the first ``examples`` training
+    Each worker trains ``models.resnet(18, stem=stem, width=width)`` for ``steps`` steps of
+    ``batch_size`` examples from its shard (every ``num_workers``-th image of the first ``examples`` training
     images; default just enough for the steps). Every process runs with one OpenMP thread, so the
     workers do not fight over the cores. All processes share one process group, which is killed when
     the job ends, fails or runs past ``timeout`` seconds: nothing is left running.
