@@ -131,6 +131,12 @@ def exercise_notebooks(root: Path) -> list[Path]:
     return sorted((root / "chapters" / "exercises").glob("*.ipynb"))
 
 
+def solution_notebooks(root: Path) -> list[Path]:
+    """The exercises' solution notebooks present (chapters/exercises/solutions/*.ipynb): the
+    source of the students' versions, the slides' exercise decks and the Chinese catalogs."""
+    return sorted((root / "chapters" / "exercises" / "solutions").glob("*.ipynb"))
+
+
 def page_paths(root: Path) -> list[str]:
     """The HTML pages the book must have, relative to the html folder (the test opens each)."""
     pages = ["index.html"]
@@ -423,8 +429,7 @@ def stage(root: Path, src: Path, profiles, chapters, exercises, edition: Edition
     template = index_template()
     if edition.tr is not english:
         from book import i18n
-        template = i18n.translate_page("book/index.md", template,
-                                       lambda context, block: edition.tr(context, block))
+        template = i18n.translate_page("book/index.md", template, edition.tr)
     write_config(src, edition, template)
     (src / "index.md").write_text(template.replace(MAP_MARKER, render_map(profiles, chapters, exercises,
                                                                           load_times(), edition.tr)),

@@ -51,7 +51,6 @@ NOTES_TAG = "remove-cell"     # Jupyter Book leaves a cell with this tag out of 
 OPTIONS = {"lines", "output_lines", "split"}
 ELLIPSIS = "⋯"
 NBVAL_MARKER = re.compile(r"^# NBVAL_\w+\s*$")
-CHAPTER_RE = re.compile(r"^\d\d[a-z]?_[A-Za-z0-9_]+\.ipynb$")
 
 REVEAL_VERSION = "4.6.1"
 REVEAL_INTEGRITY = ("sha512-1CW0auaXNPmwmvQ7TwpszwVxMi2Xr5cTS3J3EBC/HHgbPF32Dn7aiu/"
@@ -68,8 +67,8 @@ class SlidesError(Exception):
 
 def deck_notebooks(root: Path = REPO) -> dict[str, Path]:
     """Deck name -> notebook: the chapters, then each exercise (from its solution notebook)."""
-    chapters = sorted(p for p in (root / "chapters").glob("*.ipynb") if CHAPTER_RE.match(p.name))
-    exercises = sorted((root / "chapters" / "exercises" / "solutions").glob("*.ipynb"))
+    chapters = book_build.chapter_notebooks(root)
+    exercises = book_build.solution_notebooks(root)
     decks = {p.stem: p for p in chapters}
     decks.update({f"exercise-{p.stem}": p for p in exercises})
     return decks
