@@ -3,8 +3,8 @@
 Prints the machine (CPU model, AVX-512/AMX flags, load average), then examples per second of one
 training step (forward, softmax cross-entropy, backward, SGD update) at 28x28 and 96x96, for MXNet
 (d2lutils.models.resnet with the chosen stem, hybridized) and for the same layers written in
-PyTorch, with the same batch. ``--stem`` picks the network: by default the one the ``cpu`` profile
-trains; ``--stem imagenet`` is the ``gpu`` profile's. Each measurement runs in its own subprocess, so the two
+PyTorch, with the same batch. ``--stem`` and ``--width`` pick the network: by default the one the
+``cpu`` profile trains; ``--stem imagenet --width 1`` is the ``gpu`` profile's. Each measurement runs in its own subprocess, so the two
 frameworks never share a process (each has its own OpenMP thread pool), and the frameworks alternate
 size by size so that both see the same load on a shared machine. The last line is
 
@@ -16,7 +16,7 @@ PyTorch is a benchmark-only extra (``pip install torch==2.13.0``, CPU build); th
 
 Usage:
     python benchmarks/throughput.py                     # both frameworks, 28 and 96, batch 128
-    python benchmarks/throughput.py --stem imagenet     # the gpu profile's network
+    python benchmarks/throughput.py --stem imagenet --width 1   # the gpu profile's network
     python benchmarks/throughput.py --pytorch-variant bf16 --sizes 96   # against bf16 autocast
     python benchmarks/throughput.py --sizes 28 --rounds 3
     python benchmarks/throughput.py --mxnet-variant plain   # MXNet settings before tuning
@@ -40,10 +40,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from machine import cpu_description, load_average  # noqa: E402  (benchmarks/machine.py)
+try:
+    from benchmarks.machine import cpu_description, load_average  # imported as a module (cpu_peak, tests)
+except ImportError:
+    from machine import cpu_description, load_average  # noqa: E402  (run as a script)
 
 
-def mxnet_rate(size, batch, steps, warmup, variant, stem):
+def mxnet_rate(size, batch, steps, warmup, variant, stem, width=1.0):
     """Examples per second of MXNet training steps on random data (run in a fresh process)."""
     if variant == 'naive':
         os.environ['MXNET_ENGINE_TYPE'] = 'NaiveEngine'
@@ -54,7 +57,7 @@ def mxnet_rate(size, batch, steps, warmup, variant, stem):
     mx.random.seed(0)
     if variant != 'bf16':
         npx.set_np()  # before the network is built: Gluon's layers pick the array type then
-    net = models.resnet(18, num_classes=10, stem=stem)
+    net = models.resnet(18, num_classes=10, stem=stem, width=width)
     net.initialize(mx.init.Xavier())
     if variant == 'bf16':
         # AMP's conversion returns a legacy SymbolBlock, which fails in NumPy mode: use NDArrays.
@@ -93,10 +96,10 @@ def mxnet_rate(size, batch, steps, warmup, variant, stem):
     return batch * steps / (time.perf_counter() - start)
 
 
-def torch_model(stem, num_classes=10):
-    """ResNet-18 as the book builds it (the same stem, basic blocks, no conv bias before BN)."""
+def torch_model(stem, width=1.0, num_classes=10):
+    """ResNet-18 as the book builds it (the same stem and width, basic blocks, no conv bias before BN)."""
     from torch import nn
-    from d2lutils.models import STEMS
+    from d2lutils.models import STAGE_WIDTHS, STEM_WIDTH, STEMS, widen
 
     class Residual(nn.Module):
         def __init__(self, in_ch, out_ch, stride):
@@ -117,25 +120,25 @@ def torch_model(stem, num_classes=10):
             return self.relu(y + (x if self.shortcut is None else self.shortcut(x)))
 
     kernel, stride, max_pool = STEMS[stem]
-    layers = [nn.Conv2d(1, 64, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(64),
+    in_ch = widen(STEM_WIDTH, width)
+    layers = [nn.Conv2d(1, in_ch, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(in_ch),
               nn.ReLU()]
     if max_pool:
         layers.append(nn.MaxPool2d(3, 2, 1))
-    in_ch = 64
-    for i, width in enumerate((64, 128, 256, 512)):
+    for i, channels in enumerate(widen(c, width) for c in STAGE_WIDTHS['basic']):
         stride = 1 if i == 0 else 2
-        layers += [Residual(in_ch, width, stride), Residual(width, width, 1)]
-        in_ch = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
+        layers += [Residual(in_ch, channels, stride), Residual(channels, channels, 1)]
+        in_ch = channels
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_ch, num_classes)]
     return nn.Sequential(*layers)
 
 
-def torch_rate(size, batch, steps, warmup, variant, stem):
+def torch_rate(size, batch, steps, warmup, variant, stem, width=1.0):
     """Examples per second of PyTorch training steps on random data (run in a fresh process)."""
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
-    net = torch_model(stem)
+    net = torch_model(stem, width)
     X = torch.rand(batch, 1, size, size)
     y = torch.randint(0, 10, (batch,))
     if variant in ('channels_last', 'bf16'):
@@ -162,11 +165,11 @@ def torch_rate(size, batch, steps, warmup, variant, stem):
     return batch * steps / (time.perf_counter() - start)
 
 
-def measure(framework, size, batch, steps, warmup, variant, stem):
+def measure(framework, size, batch, steps, warmup, variant, stem, width=1.0):
     """Run one measurement in a subprocess and return its rate."""
-    cmd = [sys.executable, __file__, '--worker', framework, '--sizes', str(size),
+    cmd = [sys.executable, os.path.abspath(__file__), '--worker', framework, '--sizes', str(size),
            '--batch', str(batch), '--steps', str(steps), '--warmup', str(warmup),
-           f'--{framework}-variant', variant, '--stem', stem]
+           f'--{framework}-variant', variant, '--stem', stem, '--width', str(width)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])['rate']
 
@@ -186,22 +189,26 @@ def main():
                         choices=['fp32', 'channels_last', 'bf16', 'predict'])
     parser.add_argument('--frameworks', nargs='+', default=['mxnet', 'pytorch'])
     parser.add_argument('--stem', help="the network's stem (default: the cpu profile's)")
+    parser.add_argument('--width', type=float, help="the network's width (default: the cpu profile's)")
     parser.add_argument('--worker', choices=['mxnet', 'pytorch'], help=argparse.SUPPRESS)
     args = parser.parse_args()
     from d2lutils import get_profile, models
     stem = args.stem or get_profile('cpu').stem
+    width = get_profile('cpu').width if args.width is None else args.width
     if stem not in models.STEMS:
         parser.error(f'--stem must be one of {", ".join(sorted(models.STEMS))}, got {stem!r}')
+    if not width > 0:
+        parser.error(f'--width must be a positive factor, got {width}')
 
     if args.worker:
         size = args.sizes[0]
         fn = mxnet_rate if args.worker == 'mxnet' else torch_rate
         variant = args.mxnet_variant if args.worker == 'mxnet' else args.pytorch_variant
-        print(json.dumps({'rate': fn(size, args.batch, args.steps, args.warmup, variant, stem)}))
+        print(json.dumps({'rate': fn(size, args.batch, args.steps, args.warmup, variant, stem, width)}))
         return
 
     print(cpu_description())
-    print(f'ResNet-18 with the {stem!r} stem, batch {args.batch}, MXNet variant '
+    print(f'ResNet-18 with the {stem!r} stem, width {width:g}, batch {args.batch}, MXNet variant '
           f'{args.mxnet_variant!r}, PyTorch variant {args.pytorch_variant!r}, best of '
           f'{args.rounds} round(s); load average {load_average():.1f}', flush=True)
     best = {}
@@ -210,7 +217,7 @@ def main():
         for _ in range(args.rounds):
             for framework in args.frameworks:
                 variant = args.mxnet_variant if framework == 'mxnet' else args.pytorch_variant
-                rate = measure(framework, size, args.batch, steps, args.warmup, variant, stem)
+                rate = measure(framework, size, args.batch, steps, args.warmup, variant, stem, width)
                 best[framework, size] = max(best.get((framework, size), 0.0), rate)
                 print(f'  {framework:8s} {size}x{size}: {rate:7.1f} examples/s', flush=True)
         print(' | '.join(f'{fw} {size}x{size}: {best[fw, size]:.1f} examples/s'
