@@ -368,8 +368,13 @@ def resnet_stage(block_cls: Annotated[type, Check(arguments.subclass_of, cls='mx
     return stage
 
 
-def widen(channels, width):
-    """``channels`` times the width factor, rounded, and at least 1."""
+Width = Annotated[float, Check(arguments.positive_finite)]
+
+
+@checked
+def widen(channels: Channels, width: Width):
+    """``channels`` times the width factor, rounded, and at least 1: the one rounding rule for
+    ``resnet(width=...)``, chapter 5's table of widths and benchmarks/throughput.py's PyTorch twin."""
     return max(1, round(channels * width))
 
 
@@ -378,7 +383,7 @@ def resnet(depth: Annotated[int, Check(arguments.one_of, choices=tuple(RESNET_SP
            num_classes: Annotated[int, Check(arguments.positive_int)] = 10,
            version: Annotated[int, Check(arguments.one_of, choices=(1, 2))] = 1,
            stem: Annotated[str, Check(arguments.one_of, choices=tuple(STEMS))] = 'imagenet',
-           width: Annotated[float, Check(arguments.positive_finite)] = 1.0):
+           width: Width = 1.0):
     """A ResNet of ``depth`` 18, 34, 50, 101, 152 or 200, built from ``RESNET_SPEC``.
 
     ``version=1``: the CVPR paper's network (post-activation blocks). ``version=2``: pre-activation

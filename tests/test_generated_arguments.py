@@ -308,6 +308,7 @@ def cases():
             first_stage=True, in_channels=8),
         'd2lutils.models.resnet': lambda: case(
             models.resnet, depth=18, num_classes=10, version=1, stem='small', width=1.0),
+        'd2lutils.models.widen': lambda: case(models.widen, channels=64, width=0.25),
         'd2lutils.models.count_parameters': lambda: case(
             models.count_parameters, net=ran_net(), trainable_only=True),
         'd2lutils.models.named_parameters': lambda: case(
