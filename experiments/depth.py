@@ -128,7 +128,11 @@ def build(recipe, depth, residual, seed):
     from the same weights (they have the same parameters, created in the same order)."""
     mx.random.seed(seed)
     onp.random.seed(seed)
-    net = stacked_cnn(depth, residual, widths=tuple(recipe['widths']))
+    # Gluon's Trainer orders its optimizer states by parameter name, and a block's name comes from a
+    # counter shared by the whole process: a fresh counter gives a network the same names in the run
+    # that saves a checkpoint and in the one that resumes it, whatever either built before.
+    with mx.name.NameManager():
+        net = stacked_cnn(depth, residual, widths=tuple(recipe['widths']))
     if recipe['init'] != 'he_normal':
         raise ValueError(f"unknown init {recipe['init']!r}")
     net.initialize(init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2))

@@ -144,6 +144,23 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert trained == [1, 2] * jobs
 
 
+def test_a_network_has_the_same_parameter_names_whatever_the_process_built_before():
+    # The Trainer files its optimizer states under parameter indices in name order. A run resumed in
+    # a new process once failed (a state of shape (32,) met a weight of shape (16,)) because the
+    # network's names, taken from a process-wide counter, sorted differently there.
+    from mxnet import npx
+    from mxnet.gluon import nn
+    npx.set_np()
+
+    def names():
+        net, trainer = depth.build(depth.TINY, 8, True, 0)
+        return list(net.collect_params().keys())
+    before = names()
+    for _ in range(137):  # what another network built first would do to the counters
+        nn.Conv2D(1, 1), nn.BatchNorm(), nn.Dense(1)
+    assert names() == before
+
+
 def test_both_halves_compares_the_second_half_with_the_shallowest_depth():
     recipe = dict(depth.TINY, epochs=4)
     curves = {(8, False): [.5, .4, .3, .2], (8, True): [.5, .4, .3, .2],
