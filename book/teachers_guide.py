@@ -45,7 +45,7 @@ OFFLINE_RECORD = BOOK_DIR / "offline_install.json"
 # The committed output of the timing scripts, read when present (the scripts belong to other work).
 BENCHMARK_TABLES = {"notebook_times": REPO / "benchmarks" / "notebook_times.json",
                     "notebook_times_quick": REPO / "benchmarks" / "notebook_times_quick.json",
-                    "grading_time": REPO / "benchmarks" / "grading_time.json"}
+                    "grading_time": REPO / "benchmarks" / "grading_time.jsonl"}
 LIVE_SECONDS = 20     # a cell that took longer in the stored `cpu` run is shown from the stored run
 NOT_MEASURED = "not measured yet"
 ROWS_RERUN = 10       # the mistakes table's first rows per exercise, whose quoted mutant stale() re-runs
@@ -252,17 +252,19 @@ def benchmark(name: str) -> dict | None:
 
 def grading_table() -> dict | None:
     """benchmarks/grading_time.py's records (benchmarks/grading_time.jsonl, one run per line) as the
-    table grading_section reads: each grader's minutes for its class, with the load it ran under."""
-    path = REPO / "benchmarks" / "grading_time.jsonl"
+    table grading_section reads: the latest run of each route (the book's grader, nbgrader) with the
+    load it ran under. Records without a route are issue 20's comparisons of two graders."""
+    path = BENCHMARK_TABLES["grading_time"]
     if not path.is_file():
         return None
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not records:
+    latest = {r["route"]: r for r in records if "route" in r}
+    if not latest:
         return None
-    return {"cpu": records[-1]["cpu"],
-            "minutes_for_30": {f'{r["grader"]}, {r["submissions"]} submissions, load average '
-                               f'{r["load_before"]:.1f} before and {r["load_after"]:.1f} after':
-                               r["minutes"] for r in records}}
+    return {"cpu": list(latest.values())[-1]["cpu"],
+            "minutes_for_30": {f'{r["grader"]}, {r["submissions"]} submissions on {r["date"]}, load '
+                               f'average {r["load_before"]:.1f} before and {r["load_after"]:.1f} after':
+                               r["minutes"] for r in latest.values()}}
 
 
 def grading_section(table: dict | None) -> str:

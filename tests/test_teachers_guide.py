@@ -81,20 +81,24 @@ def test_timings_are_read_from_the_scripts_tables_or_not_claimed(tmp_path, monke
     text = guide.grading_section({"cpu": "a laptop", "minutes_for_30": {"the book's grader": 12}})
     assert "the book's grader: 12 min" in text
     records = tmp_path / "grading_time.jsonl"
-    records.write_text('{"grader": "g", "submissions": 30, "minutes": 7.5, "load_before": 0.1, '
-                       '"load_after": 0.2, "cpu": "a CPU"}\n')
-    monkeypatch.setattr(guide, "REPO", tmp_path.parent)
-    (tmp_path.parent / "benchmarks").mkdir(exist_ok=True)
-    (tmp_path.parent / "benchmarks" / "grading_time.jsonl").write_text(records.read_text())
+    record = {"grader": "g", "route": "book", "submissions": 30, "minutes": 9.0, "load_before": 0.1,
+              "load_after": 0.2, "cpu": "a CPU", "date": "2000-01-01"}
+    records.write_text("\n".join(json.dumps(r) for r in [
+        {**record, "grader": "an old grader, compared in issue 20", "minutes": 99.0, "route": None},
+        record, {**record, "minutes": 7.5}, {**record, "grader": "n", "route": "nbgrader", "minutes": 11.0},
+    ]).replace(', "route": null', "") + "\n")
+    monkeypatch.setitem(guide.BENCHMARK_TABLES, "grading_time", records)
     text = guide.grading_section(guide.grading_table())
-    assert "- g, 30 submissions, load average 0.1 before and 0.2 after: 7.5 min" in text, text
-    assert "a CPU" in text
+    # the latest run of each route; a record without a route is not a route
+    assert "- g, 30 submissions on 2000-01-01, load average 0.1 before and 0.2 after: 7.5 min" in text, text
+    assert "- n, 30 submissions on 2000-01-01" in text and ": 11.0 min" in text
+    assert "9.0 min" not in text and "99.0" not in text and "a CPU" in text
     monkeypatch.undo()
-    bad = tmp_path / "grading_time.json"
+    bad = tmp_path / "notebook_times.json"
     bad.write_text("minutes: 12")
-    monkeypatch.setitem(guide.BENCHMARK_TABLES, "grading_time", bad)
+    monkeypatch.setitem(guide.BENCHMARK_TABLES, "notebook_times", bad)
     with pytest.raises(guide.GuideError, match="is not JSON"):
-        guide.benchmark("grading_time")
+        guide.benchmark("notebook_times")
 
 
 def test_the_questions_are_the_speakers_notes():
