@@ -33,6 +33,7 @@ import argparse
 import collections
 import csv
 import difflib
+import functools
 import json
 import os
 import re
@@ -49,6 +50,7 @@ LANGUAGE = "zh_CN"
 CATALOGS = REPO / "i18n" / LANGUAGE
 GLOSSARY = REPO / "i18n" / "glossary.csv"
 BOOK_CATALOG = Path("book") / "index.po"   # relative to CATALOGS: the HTML book's own words
+TIMES_CATALOG = Path("benchmarks") / "notebook_times.po"  # the words of chapter 0's table of run times
 ZH = "zh"                                  # the Chinese notebooks: zh/<the English path>
 SHARED = ("img", "experiments")            # what the chapters reach through '..': linked from zh/
 # The source notebooks with a Chinese edition (source_notebooks): the chapters and the exercise
@@ -73,6 +75,11 @@ LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+\S", re.MULTILINE)
 # Blocks with nothing to translate: display math, a fenced block, an HTML comment, nothing at all.
 VERBATIM = re.compile(r"\s*(?:\$\$(?:(?!\$\$).)*\$\$|(```|~~~).*\1|<!--(?:(?!-->).)*-->)?\s*",
                       re.DOTALL)
+# A generated region: what a script writes into a notebook between <!-- name --> and <!-- /name -->
+# (benchmarks/notebook_times.py's table in chapter 0). Its numbers change with every run, so it is no
+# catalog entry: the Chinese notebook gets the region made anew from the same data, in the words of
+# the script's own catalog (REGIONS says how), and a new timing leaves every translation as it is.
+REGION = re.compile(r"<!-- ([a-z][a-z-]*) -->(?:(?!<!-- /\1 -->).)*<!-- /\1 -->", re.DOTALL)
 HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*$", re.MULTILINE)
 HEADING_LEVEL = re.compile(r"^(#{1,6})[ \t]", re.MULTILINE)
 ANCHOR_LINK = re.compile(r"(\]\()([^)\s#]*)#([^)\s]+)(\))")
@@ -107,10 +114,29 @@ def catalog_path(notebook: Path, catalogs: Path = CATALOGS) -> Path:
 def _continues(block: str, paragraph: str) -> bool:
     """Whether ``paragraph`` (after a blank line) belongs to ``block``: an open fence or ``$$``,
     or a list going on (its next item, or an indented continuation)."""
-    if len(FENCE_LINE.findall(block)) % 2 or block.count("$$") % 2:
+    if len(FENCE_LINE.findall(block)) % 2 or block.count("$$") % 2 or _open_region(block):
         return True
     return bool(LIST_ITEM.search(block)) and bool(LIST_ITEM.match(paragraph) or
                                                   re.match(r"[ \t]+\S", paragraph))
+
+
+def _open_region(block: str) -> bool:
+    """Whether ``block`` starts a generated region that it does not end."""
+    return any(f"<!-- /{name} -->" not in block[m.end():]
+               for name in REGIONS for m in re.finditer(f"<!-- {name} -->", block))
+
+
+def region_name(block: str) -> str | None:
+    """The name of the generated region ``block`` is (None: it is none). A region shares its
+    block with nothing else: blank lines around it."""
+    m = REGION.fullmatch(block)
+    if m and m[1] in REGIONS:
+        return m[1]
+    for name in REGIONS:
+        if f"<!-- {name} -->" in block:
+            raise I18nError(f"the generated region <!-- {name} --> shares a paragraph with other text "
+                            f"({_first_line(block)!r}...): put a blank line before and after it")
+    return None
 
 
 def split_blocks(source: str) -> list[tuple[str, str]]:
@@ -133,7 +159,8 @@ def split_blocks(source: str) -> list[tuple[str, str]]:
 
 
 def translatable(block: str) -> bool:
-    return not VERBATIM.fullmatch(block)
+    """Whether ``block`` is a catalog entry: it has text, and no script writes it."""
+    return not VERBATIM.fullmatch(block) and region_name(block) is None
 
 
 def read_notebook(path: Path) -> dict:
@@ -251,16 +278,30 @@ def book_entries() -> list[tuple[str, str]]:
     return list(dict.fromkeys(entries))
 
 
+def words_entries(context: str, words: dict[str, str]) -> list[tuple[str, str]]:
+    """The entries of a script's WORDS (its sentences, with ``{fields}`` the script fills in)."""
+    return list(dict.fromkeys((context, text) for text in words.values()))
+
+
+def times_entries() -> list[tuple[str, str]]:
+    """The words of the run-time table benchmarks/notebook_times.py writes into chapter 0."""
+    from benchmarks import notebook_times as times
+    return words_entries("benchmarks/notebook_times.py", times.WORDS)
+
+
 def english_sources(root: Path = REPO) -> dict[Path, list[tuple[str, str]]]:
     """{catalog path, relative to the catalogs folder: its English entries}."""
     out = {Path(nb).with_suffix(".po"): english_entries(nb, root) for nb in source_notebooks(root)}
     out[BOOK_CATALOG] = book_entries()
+    out[TIMES_CATALOG] = times_entries()
     return out
 
 
 def _source_name(relative: Path) -> str:
     """What a catalog translates, as its header says."""
-    return "the HTML book's own words" if relative == BOOK_CATALOG else relative.with_suffix(".ipynb").as_posix()
+    names = {BOOK_CATALOG: "the HTML book's own words",
+             TIMES_CATALOG: "the words of benchmarks/notebook_times.py's table"}
+    return names.get(relative) or relative.with_suffix(".ipynb").as_posix()
 
 
 def _changed_catalogs(root: Path, catalogs: Path) -> dict[Path, polib.POFile]:
@@ -345,11 +386,18 @@ def unwrap(chinese: str) -> str:
     return CJK_BREAK.sub("", chinese)
 
 
-def translate_source(context: str, source: str, tr) -> str:
+def translate_source(context: str, source: str, tr, regions=None) -> str:
     """Markdown in Chinese: each block's translation ``tr(context, block)``, joined by the English's
-    blank lines; blocks with nothing to translate as they are."""
-    return "".join((unwrap(tr(context, block)) if translatable(block) else block) + separator
-                   for block, separator in split_blocks(source))
+    blank lines; blocks with nothing to translate as they are, and a generated region as
+    ``regions(name)`` writes it."""
+    def chinese(block: str) -> str:
+        name = region_name(block)
+        if name is not None:
+            if regions is None:
+                raise I18nError(f"the generated region <!-- {name} --> has no Chinese writer here")
+            return regions(name)
+        return unwrap(tr(context, block)) if translatable(block) else block
+    return "".join(chinese(block) + separator for block, separator in split_blocks(source))
 
 
 def translate_page(context: str, english: str, tr) -> str:
@@ -399,15 +447,16 @@ def generate_texts(root: Path = REPO, catalogs: Path = CATALOGS) -> dict[Path, s
     from the Chinese solutions by d2lutils.exercises.students. IncompleteError if any catalog is
     incomplete."""
     notebooks = source_notebooks(root)
-    problems, tables = {}, {}
-    for notebook in notebooks:
-        relative = Path(notebook).with_suffix(".po")
+    problems, catalog = {}, {}
+    for relative, english in english_sources(root).items():
         try:
-            tables[notebook] = translations(relative, english_entries(notebook, root), catalogs)
+            catalog[relative] = translations(relative, english, catalogs)
         except IncompleteError as error:
             problems.update(error.problems)
     if problems:
         raise IncompleteError(problems)
+    tables = {nb: catalog[Path(nb).with_suffix(".po")] for nb in notebooks}
+    regions = functools.partial(_region, root, catalog)
     books, anchors = {}, {}
     for notebook in notebooks:
         nb = read_notebook(root / notebook)
@@ -415,7 +464,7 @@ def generate_texts(root: Path = REPO, catalogs: Path = CATALOGS) -> dict[Path, s
         for cell in markdown_cells(nb, notebook):
             english = source_text(cell)
             chinese = translate_source(cell["id"], english,
-                                       lambda cell_id, block: tables[notebook][(cell_id, block)])
+                                       lambda cell_id, block: tables[notebook][(cell_id, block)], regions)
             anchors[notebook].update(_anchor_map(english, chinese))
             cell["source"] = chinese.splitlines(keepends=True)
         books[notebook] = nb
@@ -428,6 +477,30 @@ def generate_texts(root: Path = REPO, catalogs: Path = CATALOGS) -> dict[Path, s
         texts[zh_path(notebook)] = dumps(nb)
     texts.update(_students_versions(texts))
     return texts
+
+
+def words(catalog: dict[Path, dict], relative: Path):
+    """``tr(context, English)`` for a script's WORDS: their Chinese from the catalog ``relative``."""
+    def tr(context: str, text: str) -> str:
+        return unwrap(catalog[relative][(context, text)])
+    return tr
+
+
+def _times_region(root: Path, catalog: dict[Path, dict]) -> str:
+    """Chapter 0's table of run times in Chinese, from benchmarks/notebook_times.json (the data the
+    English table is made from; test_notebook_times checks that they agree)."""
+    from benchmarks import notebook_times as times
+    path = root / "benchmarks" / "notebook_times.json"
+    table = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return f"{times.START}\n{times.markdown_table(table, words(catalog, TIMES_CATALOG))}\n{times.END}"
+
+
+# The generated regions (REGION) the Chinese notebooks write anew: name -> (root, catalogs) -> text.
+REGIONS = {"notebook-times": _times_region}
+
+
+def _region(root: Path, catalog: dict[Path, dict], name: str) -> str:
+    return REGIONS[name](root, catalog)
 
 
 def _students_versions(texts: dict[Path, str]) -> dict[Path, str]:
