@@ -81,10 +81,13 @@ handout:  # the students' copy: _handout/resnet-book/ and .tar.gz, without solut
 # The classroom (README, "Teaching from the book"). `make slides` builds one offline slide deck per
 # chapter and exercise (book/slides.py -> book/_build/slides/index.html); `make book` already has
 # RISE's slideshow button (jupyterlab-rise). `make guide` rewrites the teacher's guide
-# (chapters/teachers_guide.ipynb) from the project's measurements.
+# (chapters/teachers_guide.ipynb) from the project's measurements, then the Chinese edition's
+# (zh/chapters/teachers_guide.ipynb, with the rest of zh/: book/i18n.py generate, which refuses while
+# an English sentence waits for its translation).
 .PHONY: slides guide
 slides: install
 	$(BIN)/python book/slides.py
 
 guide: install
 	$(BIN)/python book/teachers_guide.py
+	$(BIN)/python book/i18n.py generate

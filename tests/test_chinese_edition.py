@@ -25,6 +25,7 @@ import pytest
 
 from benchmarks import notebook_times as times
 from book import i18n
+from book.teachers_guide import ASK
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = i18n.english_sources()
@@ -109,9 +110,10 @@ def test_code_outputs_and_metadata_are_the_englishs(english, chinese):
 
 def fake(msgid: str) -> str:
     """A 'translation' that keeps everything the rules keep: the mark after the block's markdown
-    syntax (heading, list item, table row, quote)."""
+    syntax (heading, list item, table row, quote), and a speaker's note's question marked as the
+    Chinese notes mark it."""
     return re.sub(r"^((?:### BEGIN SOLUTION\n)?(?:#+ |[-*+] |\d+\. |\| |> )?)", lambda m: m[1] + MARK,
-                  msgid, count=1)
+                  msgid, count=1).replace(ASK["en"], ASK["zh"])
 
 
 def fill(catalogs: Path, translate=fake) -> None:
@@ -131,6 +133,9 @@ def fake_root(tmp_path) -> tuple[Path, Path]:
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     (root / "benchmarks").mkdir()
     shutil.copy2(REPO / "benchmarks" / "notebook_times.json", root / "benchmarks")  # chapter 0's table
+    (root / "book").mkdir()
+    for name in ("teachers_guide.md", "teaching.yml", "offline_install.json"):  # the guide's words
+        shutil.copy2(REPO / "book" / name, root / "book")
     catalogs = tmp_path / "catalogs"
     i18n.update(root, catalogs)
     fill(catalogs)
@@ -149,6 +154,7 @@ def test_generate_makes_every_chinese_notebook(fake_root):
     texts = i18n.generate_texts(root, catalogs)
     expected = {i18n.zh_path(nb) for nb in i18n.source_notebooks(root)}
     expected |= {Path(i18n.ZH) / p.relative_to(root) for p in (root / "chapters" / "exercises").glob("*.ipynb")}
+    expected.add(i18n.zh_path(i18n.GUIDE))
     assert set(texts) == expected
     for notebook in i18n.source_notebooks(root):
         english = i18n.read_notebook(root / notebook)
