@@ -16,6 +16,9 @@ its core count, the load average before and after each run, Python's version and
 map shows the minutes from the .json. Another profile (``--profile quick``) writes
 benchmarks/notebook_times_quick.json and .md and embeds nothing: the README and chapter 0 show the
 ``cpu`` table, the teacher's guide both. A trial run elsewhere: --out /tmp/t --no-embed.
+The Chinese chapter 0 and guide show the same numbers once ``python book/i18n.py generate`` (and
+``make guide``) has run: the table's words are in i18n/zh_CN/benchmarks/notebook_times.po (WORDS), so
+a new timing needs no translation.
 ``--keep DIR`` saves each executed copy too. ``--merge`` times only the notebooks named and keeps the
 other rows of the existing table (each row carries its date): after a change that alters only some
 notebooks' run time.
@@ -210,7 +213,8 @@ def main(argv=None) -> int:
              "notebooks": rows}
     write(table, out, shown_in)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}" +
-          (f"; the table is shown in {', '.join(p.name for p in shown_in)}" if shown_in else ""))
+          (f"; the table is shown in {', '.join(p.name for p in shown_in)} (then run make guide, which "
+             "writes the Chinese edition too)" if shown_in else ""))
     return 0
 
 
