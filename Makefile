@@ -79,12 +79,17 @@ handout:  # the students' copy: _handout/resnet-book/ and .tar.gz, without solut
 	$(PYTHON) book/handout.py
 
 # The classroom (README, "Teaching from the book"). `make slides` builds one offline slide deck per
-# chapter and exercise (book/slides.py -> book/_build/slides/index.html); `make book` already has
+# chapter and exercise (book/slides.py -> book/_build/slides/index.html; with zh/, the Chinese decks
+# too, book/_build/slides/zh/index.html); `make book` already has
 # RISE's slideshow button (jupyterlab-rise). `make guide` rewrites the teacher's guide
-# (chapters/teachers_guide.ipynb) from the project's measurements.
+# (chapters/teachers_guide.ipynb) from the project's measurements, then the Chinese edition's
+# (zh/chapters/teachers_guide.ipynb, with the rest of zh/: book/i18n.py generate, which refuses while
+# an English sentence waits for its translation).
 .PHONY: slides guide
 slides: install
 	$(BIN)/python book/slides.py
+	if [ -d zh/chapters ]; then $(BIN)/python book/slides.py --zh; fi
 
 guide: install
 	$(BIN)/python book/teachers_guide.py
+	$(BIN)/python book/i18n.py generate

@@ -51,7 +51,8 @@ LONGEST_FIRST = [
     'tests/test_nbgrader.py', 'tests/test_jupyterlab.py', 'tests/test_grader.py',
     'tests/test_check_mutants.py', 'tests/test_stale_outputs.py', 'chapters/05_training_resnet.ipynb',
     'tests/test_slides.py', 'tests/test_distributed.py', 'tests/test_chapter5.py', 'tests/test_handout.py',
-    'tests/test_book.py', 'tests/test_chinese_website.py', 'tests/test_chinese_lab.py',
+    'tests/test_book.py', 'tests/test_chinese_website.py', 'tests/test_chinese_slides.py',
+    'tests/test_chinese_lab.py',
     'chapters/exercises/solutions/bottleneck.ipynb', 'tests/test_exercises_run.py',
 ]
 

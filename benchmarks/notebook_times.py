@@ -16,6 +16,9 @@ its core count, the load average before and after each run, Python's version and
 map shows the minutes from the .json. Another profile (``--profile quick``) writes
 benchmarks/notebook_times_quick.json and .md and embeds nothing: the README and chapter 0 show the
 ``cpu`` table, the teacher's guide both. A trial run elsewhere: --out /tmp/t --no-embed.
+The Chinese chapter 0 and guide show the same numbers once ``python book/i18n.py generate`` (and
+``make guide``) has run: the table's words are in i18n/zh_CN/benchmarks/notebook_times.po (WORDS), so
+a new timing needs no translation.
 ``--keep DIR`` saves each executed copy too. ``--merge`` times only the notebooks named and keeps the
 other rows of the existing table (each row carries its date): after a change that alters only some
 notebooks' run time.
@@ -99,14 +102,41 @@ START, END = "<!-- notebook-times -->", "<!-- /notebook-times -->"
 SHOWN_IN = [REPO / "README.md", REPO / "chapters" / "00_how_to_use.ipynb"]
 
 
-def markdown_table(table: dict) -> str:
-    """The table as the README, chapter 0 and benchmarks/notebook_times.md show it."""
+# The table's words, as the English edition says them. The Chinese edition says them as
+# i18n/zh_CN/benchmarks/notebook_times.po translates them (book/i18n.py extracts them from here), so
+# a new timing changes the numbers of either edition's table and no translation.
+WORDS = {
+    "measured": "Measured by `benchmarks/notebook_times.py` on {dates}: {cpu}, {cores} cores, "
+                "Python {python}, `{profile}` profile. Wall-clock minutes, top to bottom in a fresh "
+                "kernel; the load averages (1, 5, 15 min) say how quiet the machine was.",
+    "dates": "{earlier} and {later}",
+    "header": "| notebook | minutes | load before | load after |",
+    "not measured": "Not measured yet: `benchmarks/notebook_times.py` writes this table when run on a "
+                    "quiet machine.",
+}
+
+
+def english(context: str, text: str) -> str:
+    """The English edition's words: the text itself (``context`` tells a translation where it is)."""
+    return text
+
+
+def say(key: str, tr=english, **fields) -> str:
+    """WORDS[key] in an edition's language (``tr(context, English)``), its fields filled in."""
+    return tr("benchmarks/notebook_times.py", WORDS[key]).format(**fields)
+
+
+def markdown_table(table: dict | None, tr=english) -> str:
+    """The table as the README, chapter 0 and benchmarks/notebook_times.md show it (None: not
+    measured yet); ``tr``: the edition's words (the Chinese chapter 0 passes its catalog's)."""
+    if table is None:
+        return say("not measured", tr)
     m = table["machine"]
     dates = sorted({row.get("date", table["date"]) for row in table["notebooks"]})
-    lines = [f"Measured by `benchmarks/notebook_times.py` on {' and '.join(dates)}: {m['cpu']}, {m['cores']} cores, "
-             f"Python {m['python']}, `{table['profile']}` profile. Wall-clock minutes, top to bottom in a "
-             f"fresh kernel; the load averages (1, 5, 15 min) say how quiet the machine was.", "",
-             "| notebook | minutes | load before | load after |", "| --- | --- | --- | --- |"]
+    while len(dates) > 1:
+        dates[:2] = [say("dates", tr, earlier=dates[0], later=dates[1])]
+    lines = [say("measured", tr, dates=dates[0], cpu=m["cpu"], cores=m["cores"], python=m["python"],
+                 profile=table["profile"]), "", say("header", tr), "| --- | --- | --- | --- |"]
     for row in table["notebooks"]:
         lines.append(f"| `{row['notebook']}` | {row['seconds'] / 60:.1f} | "
                      f"{' / '.join(map(str, row['load_before']))} | {' / '.join(map(str, row['load_after']))} |")
@@ -183,7 +213,8 @@ def main(argv=None) -> int:
              "notebooks": rows}
     write(table, out, shown_in)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}" +
-          (f"; the table is shown in {', '.join(p.name for p in shown_in)}" if shown_in else ""))
+          (f"; the table is shown in {', '.join(p.name for p in shown_in)} (then run make guide, which "
+             "writes the Chinese edition too)" if shown_in else ""))
     return 0
 
 

@@ -27,9 +27,9 @@ NAME = "resnet-book"
 FILES = ["README.md", "Makefile", "pyproject.toml", "environment.yml"]
 FOLDERS = ["chapters", "img", "book", "d2lutils", "experiments"]  # experiments/: chapter 3b plots its results
 OPTIONAL = ["zh"]   # the Chinese edition (book/i18n.py generate), once it exists
-# never copied, wherever they are: the solutions, the grader, the teacher's guide, and what a run
-# leaves behind
-LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "_build", "checkpoints",
+# never copied, wherever they are: the solutions, the grader, the teacher's guide and the teacher's
+# pages (zh/docs, the Chinese docs/; the English docs/ is not copied at all), and what a run leaves behind
+LEFT_OUT = shutil.ignore_patterns("solutions", "grading.py", "teachers_guide.ipynb", "docs", "_build", "checkpoints",
                                   "_handout", "__pycache__", ".ipynb_checkpoints", "*.pyc",
                                   "*.egg-info", "*.params")
 

@@ -24,6 +24,14 @@ The decks: every chapter (chapters/NN_*.ipynb) and every exercise's solution not
 (chapters/exercises/solutions/*.ipynb, whose introduction is the deck; its tasks are "skip").
 reveal.js (npm reveal.js@4.6.1) and MathJax (the book's copy, npm mathjax@3.2.2), both checked
 against pinned hashes, are fetched once into book/_build/_cache and copied beside the decks.
+
+    python book/slides.py --zh      # the Chinese decks, from zh/ (book/i18n.py), into book/_build/slides/zh/
+
+The Chinese decks are the same cells with the Chinese text. Code and outputs are the English ones, so
+their ``lines``, ``output_lines`` and ``split`` hold as they are; a markdown cell's ``lines`` counts the
+English cell's lines, which the Chinese text does not have (the generator joins a paragraph's lines),
+so the Chinese slide shows the translations of the blocks (paragraphs, lists, tables) whose first line
+the English span holds (``translated_span``).
 """
 from __future__ import annotations
 
@@ -57,6 +65,13 @@ REVEAL_INTEGRITY = ("sha512-1CW0auaXNPmwmvQ7TwpszwVxMi2Xr5cTS3J3EBC/HHgbPF32Dn7a
                     "LKWDOGjMbaDwKQiGmfqcoGQ74HUHCMw==")
 REVEAL_FILES = ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts/",
                 "plugin/notes/notes.js")
+
+
+# The decks' index page, in each edition's words: (title, heading, how to move)
+INDEX_WORDS = {"en": ("Slides", "The book's slides", "Arrow keys move between slides; S opens the "
+                      "speaker's notes."),
+               "zh-CN": ("幻灯片", "本书的幻灯片", "用方向键在幻灯片之间移动；按S打开演讲者备注。")}
+ZH_OUT = OUT / "zh"           # the Chinese decks (--zh), from zh/
 
 
 class SlidesError(Exception):
@@ -141,10 +156,37 @@ def _output_lines(outputs: list[dict]) -> int:
     return n
 
 
-def slide_cells(nb: dict, name: str) -> list[dict]:
+def _block_lines(text: str) -> list[tuple[int, int]]:
+    """(first line, line after the last) of each markdown block of ``text`` (book/i18n.py's blocks)."""
+    from book import i18n
+    out, position = [], 0
+    for block, separator in i18n.split_blocks(text):
+        if block:
+            first = text[:position].count("\n")
+            out.append((first, first + block.count("\n") + 1))
+        position += len(block) + len(separator)
+    return out
+
+
+def translated_span(english: str, translated: str, span, where: str) -> list[int]:
+    """The lines of ``translated`` (a markdown cell's translation, block for block) that show the
+    blocks whose first line the English cell's ``span`` holds."""
+    ours, theirs = _block_lines(english), _block_lines(translated)
+    if len(ours) != len(theirs):
+        raise SlidesError(f"{where}: the translation has {len(theirs)} blocks, the English {len(ours)}: "
+                          "slides.lines cannot be carried over")
+    chosen = [k for k, (first, _) in enumerate(ours) if span[0] <= first < span[1]]
+    if not chosen:
+        raise SlidesError(f"{where}: slides.lines {span!r} starts no block of the English cell")
+    return [theirs[chosen[0]][0], theirs[chosen[-1]][1]]
+
+
+def slide_cells(nb: dict, name: str, english: dict | None = None) -> list[dict]:
     """The notebook's cells as the deck shows them: options of ``slides`` applied, splits made,
-    test markers removed. Raises SlidesError on metadata it cannot follow."""
+    test markers removed. Raises SlidesError on metadata it cannot follow. ``english``: the English
+    notebook a translated one (zh/) was made from; its markdown cells' ``lines`` are carried over."""
     cells = []
+    source = {c.get("id"): c for c in english["cells"]} if english is not None else {}
     for i, cell in enumerate(nb["cells"]):
         where = f"{name}, cell {i} (from 0)"
         kind = slide_type(cell)
@@ -163,7 +205,11 @@ def slide_cells(nb: dict, name: str) -> list[dict]:
         if cell["cell_type"] == "code":
             lines = [ln for ln in lines if not NBVAL_MARKER.match(ln)]
         if "lines" in options:
-            lines = _keep(lines, options["lines"], where, "lines")
+            span = options["lines"]
+            if english is not None and cell["cell_type"] == "markdown":
+                _keep(_text(source[cell.get("id")]["source"]).splitlines(), span, where, "lines")
+                span = translated_span(_text(source[cell.get("id")]["source"]), _text(cell["source"]), span, where)
+            lines = _keep(lines, span, where, "lines")
         if "output_lines" in options:
             if cell["cell_type"] != "code":
                 raise SlidesError(f"{where}: slides.output_lines is for code cells")
@@ -227,8 +273,9 @@ def fetch_reveal(cache: Path = CACHE) -> Path:
 
 # --------------------------------------------------------------------------- building the decks
 
-def export(nb: dict, cells: list[dict], name: str) -> str:
-    """The deck's HTML: nbconvert's slides exporter with the book's template (book/slides_template)."""
+def export(nb: dict, cells: list[dict], name: str, language: str = "en") -> str:
+    """The deck's HTML: nbconvert's slides exporter with the book's template (book/slides_template);
+    ``language``: the page's lang (zh-CN: the browser picks Chinese fonts)."""
     import nbformat
     from nbconvert import SlidesExporter
 
@@ -243,18 +290,24 @@ def export(nb: dict, cells: list[dict], name: str) -> str:
     exporter.mathjax_url = "mathjax/tex-chtml.js"
     node = nbformat.reads(json.dumps(deck), as_version=4)  # joins multi-line strings, as a file read does
     body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": name}})
+    if language != "en":
+        body = re.sub(r"<html(?: lang=\"[^\"]*\")?>", f'<html lang="{language}">', body, count=1)
     return body
 
 
-def build(root: Path = REPO, out: Path = OUT, verbose: bool = True) -> dict[str, int]:
-    """Every deck into out/ with reveal.js and MathJax beside them; deck name -> number of slides."""
+def build(root: Path = REPO, out: Path = OUT, verbose: bool = True, english: Path | None = None,
+          language: str = "en") -> dict[str, int]:
+    """Every deck into out/ with reveal.js and MathJax beside them; deck name -> number of slides.
+    ``english``: for translated decks (root zh/), the root of the English notebooks they come from."""
     decks = deck_notebooks(root)
     if not decks:
         raise SlidesError(f"{root / 'chapters'} holds no chapter or exercise notebook")
     planned, problems = {}, []
     for name, path in decks.items():
         nb = json.loads(path.read_text(encoding="utf-8"))
-        cells = slide_cells(nb, name)
+        source = (json.loads((english / path.relative_to(root)).read_text(encoding="utf-8"))
+                  if english is not None else None)
+        cells = slide_cells(nb, name, source)
         slides = slides_of(cells)
         problems += check_lines(name, slides)
         if not slides:
@@ -269,15 +322,15 @@ def build(root: Path = REPO, out: Path = OUT, verbose: bool = True) -> dict[str,
         shutil.copytree(root / "img", out.parent / "img", dirs_exist_ok=True)
     counts = {}
     for name, (nb, cells, slides) in planned.items():
-        (out / f"{name}.slides.html").write_text(export(nb, cells, name), encoding="utf-8")
+        (out / f"{name}.slides.html").write_text(export(nb, cells, name, language), encoding="utf-8")
         counts[name] = len(slides)
         if verbose:
             print(f"slides: {name}: {len(slides)} slides -> {out / (name + '.slides.html')}")
     rows = "\n".join(f'<li><a href="{n}.slides.html">{n}</a> ({c} slides)</li>' for n, c in counts.items())
+    words = INDEX_WORDS[language]
     (out / "index.html").write_text(
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Slides</title></head><body>"
-        f"<h1>The book's slides</h1><ul>\n{rows}\n</ul><p>Arrow keys move between slides; "
-        "S opens the speaker's notes.</p></body></html>\n", encoding="utf-8")
+        f"<!DOCTYPE html><html lang='{language}'><head><meta charset='utf-8'><title>{words[0]}</title></head>"
+        f"<body><h1>{words[1]}</h1><ul>\n{rows}\n</ul><p>{words[2]}</p></body></html>\n", encoding="utf-8")
     if verbose:
         print(f"slides: {len(counts)} decks, {sum(counts.values())} slides: {out / 'index.html'}")
     return counts
@@ -286,7 +339,8 @@ def build(root: Path = REPO, out: Path = OUT, verbose: bool = True) -> dict[str,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--list", action="store_true", help="print each deck's slides; build nothing")
-    ap.add_argument("--out", type=Path, default=OUT, help=f"where the decks go (default: {OUT})")
+    ap.add_argument("--out", type=Path, help=f"where the decks go (default: {OUT}, with --zh {ZH_OUT})")
+    ap.add_argument("--zh", action="store_true", help="the Chinese decks, from zh/ (book/i18n.py generate)")
     args = ap.parse_args(argv)
     try:
         if args.list:
@@ -296,7 +350,13 @@ def main(argv=None) -> int:
                 for k, s in enumerate(slides):
                     print(f"  {k:3d}  cells {s.cells}  {s.lines} lines" + ("  TOO LONG" if s.lines > MAX_LINES else ""))
             return 0
-        build(out=args.out)
+        if args.zh:
+            if not (REPO / "zh" / "chapters").is_dir():
+                raise SlidesError("zh/chapters does not exist: make the Chinese notebooks first "
+                                  "(python book/i18n.py generate)")
+            build(REPO / "zh", args.out or ZH_OUT, english=REPO, language="zh-CN")
+        else:
+            build(out=args.out or OUT)
     except SlidesError as e:
         print(f"\nSLIDES FAILED: {e}", file=sys.stderr)
         return 1

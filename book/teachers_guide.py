@@ -16,6 +16,14 @@ The page is book/teachers_guide.md with four generated parts in place of its mar
   answers) against the message the row shows;
 - <!-- grading -->: grading minutes for a class of 30 (benchmarks/grading_time.py's committed output);
 - <!-- offline -->: the record book/offline_install.py writes when it tries the wheelhouse route.
+
+The Chinese edition's guide, zh/chapters/teachers_guide.ipynb, is made by the same code in Chinese
+(book/i18n.py generate calls ``render_chinese``): the template's blocks, teaching.yml's judgements,
+the sentences below (WORDS) and the offline record's are entries of i18n/zh_CN/book/teachers_guide.po;
+every number comes from the same measurements, the questions from the Chinese chapters' notes
+("向全班提问：", ASK), and the mistakes table is the committed English guide's, its fixed words
+translated (``translate_mistakes``): the checks' messages and the mutants' names are program output,
+shown as the checks print them. A new measurement changes numbers, never a catalog entry.
 """
 from __future__ import annotations
 
@@ -50,6 +58,55 @@ LIVE_SECONDS = 20     # a cell that took longer in the stored `cpu` run is shown
 NOT_MEASURED = "not measured yet"
 ROWS_RERUN = 10       # the mistakes table's first rows per exercise, whose quoted mutant stale() re-runs
 MARKERS = ("chapters", "mistakes", "grading", "offline")
+ASK = {"en": "Ask the room:", "zh": "向全班提问："}   # how a speaker's note puts its question
+CONTEXT = "book/teachers_guide.py"     # where WORDS come from, as their catalog entries say
+# Every sentence the code adds to the page, with the {fields} it fills in: the English edition's
+# words; the Chinese edition says them as i18n/zh_CN/book/teachers_guide.po translates them.
+WORDS = {
+    "can do": "**After it a student can** {can_do}",
+    "minutes": "**Minutes to run it:** {minutes}. The stored `cpu` run's cells took {total} in all "
+               "(execution times stored in the notebook; the machine may have been shared).",
+    "profile minutes": "`{profile}` {minutes} min (on {cpu}, {cores} cores, {date})",
+    "one after another": "{earlier}; {later}",
+    "not measured": "not measured yet (`benchmarks/notebook_times.py` writes the table)",
+    "seconds": "{seconds} s",
+    "minutes short": "{minutes} min",
+    "show stored": "**Show from the stored run** (over {live} s each in the stored `cpu` run; live, "
+                   "run them in the `quick` profile or on a GPU):",
+    "slow cell": "- cell {number}, `{label}`: {seconds} s",
+    "run live others": "**Run live:** the other {count} code cells (each under {live} s).",
+    "run live all": "**Run live:** every code cell ({count}; each under {live} s in the stored "
+                    "`cpu` run).",
+    "for discussion": "**For discussion** (from the speaker's notes):",
+    "mistakes heading": "### [{exercise}](exercises/{exercise}.ipynb): {total} blocks one edit away, "
+                        "{refused} refused, {accepted} accepted",
+    "mistakes header": "| the check says first | mistakes that get this answer | e.g. the full message |",
+    "and more": "; and {count} more",
+    "accepted": "Accepted ({count}): {names}.",
+    "none": "none",
+    "grading not measured": "Minutes to grade a class of 30: not measured yet, with the book's grader "
+                            "and with nbgrader (`benchmarks/grading_time.py` measures both and writes "
+                            "`{table}`). The README's \"For teachers: the exercises\" says how to "
+                            "grade with either.",
+    "grading": "Minutes to grade a class of 30, measured by `benchmarks/grading_time.py` on {cpu}:",
+    "grading route": "{grader}, {submissions} submissions on {date}, load average {before} before and {after} after",
+    "grading row": "- {route}: {minutes} min",
+    "offline not tried": "This route was not tried yet (`book/offline_install.py`).",
+    "offline": "Tried by `book/offline_install.py` on {date} ({system}, Python {python}): {wheels} "
+               "wheels, {megabytes} MB; the install ran {offline}, then {ran}. Result: {result}.",
+}
+OFFLINE_WORDS = ("offline", "ran", "result")   # the record's sentences (fixed text of the script)
+OFFLINE_CONTEXT = "book/offline_install.json"
+
+
+def english(context: str, text: str) -> str:
+    """The English edition's words: the text itself (``context`` tells a translation where it is)."""
+    return text
+
+
+def say(key: str, tr=english, **fields) -> str:
+    """WORDS[key] in the edition's language (``tr(context, English)``), its fields filled in."""
+    return tr(CONTEXT, WORDS[key]).format(**fields)
 
 
 class GuideError(Exception):
@@ -86,20 +143,22 @@ def _seconds(cell: dict) -> float | None:
 
 # --------------------------------------------------------------------------- per chapter
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+def _duration(seconds: float, tr=english) -> str:
+    return (say("seconds", tr, seconds=f"{seconds:.0f}") if seconds < 60
+            else say("minutes short", tr, minutes=f"{seconds / 60:.1f}"))
 
 
-def questions(nb: dict) -> list[str]:
-    """The questions of the chapter's speaker's notes: each 'Ask the room: ...' sentence."""
+def questions(nb: dict, ask: str = ASK["en"]) -> list[str]:
+    """The questions of the chapter's speaker's notes: each 'Ask the room: ...' sentence (``ask``:
+    the Chinese notes' 向全班提问：)."""
     found = []
     for cell in nb["cells"]:
         if cell.get("metadata", {}).get("slideshow", {}).get("slide_type") == "notes":
-            found += [q.strip() for q in re.findall(r"Ask the room:\s*(.+?)(?:$|\n\n)", _source(cell), re.S)]
+            found += [q.strip() for q in re.findall(re.escape(ask) + r"\s*(.+?)(?:$|\n\n)", _source(cell), re.S)]
     return found
 
 
-def run_minutes(chapter: str, tables: list[dict]) -> str:
+def run_minutes(chapter: str, tables: list[dict], tr=english) -> str:
     """The chapter's minutes in each profile timed, from the tables benchmarks/notebook_times.py
     writes (one per profile: {"profile", "machine": {"cpu", "cores"}, "notebooks": [{"notebook",
     "seconds"}]}), with the CPU each was measured on."""
@@ -108,11 +167,13 @@ def run_minutes(chapter: str, tables: list[dict]) -> str:
         seconds = {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}.get(chapter)
         if seconds is not None:
             m = table["machine"]
-            found.append(f"`{table['profile']}` {seconds / 60:.1f} min (on {m['cpu']}, {m['cores']} cores, "
-                         f"{table['date']})")
+            found.append(say("profile minutes", tr, profile=table["profile"], minutes=f"{seconds / 60:.1f}",
+                             cpu=m["cpu"], cores=m["cores"], date=table["date"]))
     if not found:
-        return f"{NOT_MEASURED} (`benchmarks/notebook_times.py` writes the table)"
-    return "; ".join(found)
+        return say("not measured", tr)
+    while len(found) > 1:
+        found[:2] = [say("one after another", tr, earlier=found[0], later=found[1])]
+    return found[0]
 
 
 def notebook_time_tables() -> list[dict]:
@@ -120,7 +181,8 @@ def notebook_time_tables() -> list[dict]:
     return [t for t in (benchmark("notebook_times"), benchmark("notebook_times_quick")) if t]
 
 
-def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict]) -> str:
+def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict], tr=english,
+                    ask: str = ASK["en"]) -> str:
     entry = teaching.get(name)
     if not entry or not entry.get("can_do"):
         raise GuideError(f"book/teaching.yml has no 'can_do' for chapter {name}")
@@ -130,26 +192,22 @@ def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict]) -> 
     timed = [(i, c, _seconds(c)) for i, c in code]
     slow = [(i, c, s) for i, c, s in timed if s is not None and s > LIVE_SECONDS]
     stored_total = sum(s for _, _, s in timed if s is not None)
-    asked = questions(nb)
+    asked = questions(nb, ask)
     if len(asked) < 2:
         raise GuideError(f"{name}: its speaker's notes ask {len(asked)} question(s); the guide needs two "
-                         "(a notes cell with 'Ask the room: ...')")
+                         f"(a notes cell with '{ask} ...')")
     out = [f"### [{title}]({name}.ipynb)", "",
-           f"**After it a student can** {entry['can_do'].strip()}", "",
-           f"**Minutes to run it:** {run_minutes(name, tables)}. The stored `cpu` run's cells took "
-           f"{_duration(stored_total)} in all (execution times stored in the notebook; the machine "
-           "may have been shared).", ""]
+           say("can do", tr, can_do=tr("book/teaching.yml", entry["can_do"].strip())), "",
+           say("minutes", tr, minutes=run_minutes(name, tables, tr), total=_duration(stored_total, tr)), ""]
     if slow:
-        out.append(f"**Show from the stored run** (over {LIVE_SECONDS} s each in the stored `cpu` run; "
-                   "live, run them in the `quick` profile or on a GPU):")
-        out += [f"- cell {i + 1}, `{_cell_label(c)}`: {s:.0f} s" for i, c, s in slow]
-        out.append(f"\n**Run live:** the other {len(code) - len(slow)} code cells (each under "
-                   f"{LIVE_SECONDS} s).")
+        out.append(say("show stored", tr, live=LIVE_SECONDS))
+        out += [say("slow cell", tr, number=i + 1, label=_cell_label(c), seconds=f"{s:.0f}") for i, c, s in slow]
+        out.append("\n" + say("run live others", tr, count=len(code) - len(slow), live=LIVE_SECONDS))
     else:
-        out.append(f"**Run live:** every code cell ({len(code)}; each under {LIVE_SECONDS} s in the "
-                   "stored `cpu` run).")
-    out += ["", "**For discussion** (from the speaker's notes):", ""]
-    out += [f"{k}. {q[0].upper()}{q[1:]}" for k, q in enumerate(asked[:2], 1)]
+        out.append(say("run live all", tr, count=len(code), live=LIVE_SECONDS))
+    out += ["", say("for discussion", tr), ""]
+    # an English question starts a sentence here; a Chinese one may start with a name (use_1x1conv)
+    out += [f"{k}. {q[0].upper() + q[1:] if ask == ASK['en'] else q}" for k, q in enumerate(asked[:2], 1)]
     return "\n".join(out) + "\n"
 
 
@@ -222,19 +280,55 @@ def mistakes_section(found: dict, print_fingerprint: str) -> str:
         for name, message in rows.items():
             if message != "accepted":
                 groups.setdefault(_general(message), []).append((name, message))
-        out += [f"### [{EXERCISE_OF[kind]}](exercises/{EXERCISE_OF[kind]}.ipynb): {len(rows)} blocks one "
-                f"edit away, {len(rows) - len(accepted)} refused, {len(accepted)} accepted", "",
-                "| the check says first | mistakes that get this answer | e.g. the full message |",
-                "| --- | --- | --- |"]
+        out += [say("mistakes heading", exercise=EXERCISE_OF[kind], total=len(rows),
+                    refused=len(rows) - len(accepted), accepted=len(accepted)), "",
+                say("mistakes header"), TABLE_RULE]
         for general, members in sorted(groups.items(), key=lambda g: -len(g[1])):
-            names = "; ".join(n for n, _ in members[:4]) + (f"; and {len(members) - 4} more"
+            names = "; ".join(n for n, _ in members[:4]) + (say("and more", count=len(members) - 4)
                                                               if len(members) > 4 else "")
             shown = _cell(members[0][1])
             example = shown[:300] + ("…" if len(shown) > 300 else "")  # stale() compares these 300
             out.append(f"| {_cell(general)} | {len(members)}: {_cell(names)} | {example} |")
-        out += ["", f"Accepted ({len(accepted)}): " + ("; ".join(accepted) or "none") + ".", ""]
+        out += ["", say("accepted", count=len(accepted), names="; ".join(accepted) or say("none")), ""]
     out.append(f"<!-- mistakes-fingerprint {print_fingerprint} -->")
     return "\n".join(out) + "\n"
+
+
+TABLE_RULE = "| --- | --- | --- |"
+
+
+def translate_mistakes(part: str, tr) -> str:
+    """The committed mistakes table (``mistakes_section``'s English text) in another edition's words:
+    its headings, header row, "and N more" and accepted lines said by ``tr``; the checks' messages
+    and the mutants' names as the checks print them. A line of another form is refused, so the
+    table cannot come out half translated."""
+    def pattern(key: str) -> re.Pattern:
+        """WORDS[key] as a regular expression, each {field} a named group (a repeated one the same)."""
+        out, seen = [], set()
+        for part in re.split(r"(\{\w+\})", WORDS[key]):
+            name = part[1:-1] if re.fullmatch(r"\{\w+\}", part) else None
+            out.append(re.escape(part) if name is None else f"(?P={name})" if name in seen
+                       else f"(?P<{name}>.*?)")
+            seen.add(name)
+        return re.compile("".join(out))
+    heading, accepted = pattern("mistakes heading"), pattern("accepted")
+    more = re.compile(re.escape(WORDS["and more"]).replace(r"\{count\}", r"(?P<count>\d+)") + r"(?= \|)")
+    out = []
+    for line in part.splitlines():
+        if line in ("", TABLE_RULE) or re.fullmatch(r"<!-- mistakes-(begin|fingerprint [0-9a-f]{64}) -->", line):
+            out.append(line)
+        elif m := heading.fullmatch(line):
+            out.append(say("mistakes heading", tr, **m.groupdict()))
+        elif line == WORDS["mistakes header"]:
+            out.append(say("mistakes header", tr))
+        elif m := accepted.fullmatch(line):
+            names = say("none", tr) if m["names"] == WORDS["none"] else m["names"]
+            out.append(say("accepted", tr, count=m["count"], names=names))
+        elif ROW_RE.fullmatch(line):
+            out.append(more.sub(lambda m: say("and more", tr, count=m["count"]), line, count=1))
+        else:
+            raise GuideError(f"the mistakes table has a line of no known form: {line[:120]!r}")
+    return "\n".join(out) + ("\n" if part.endswith("\n") else "")
 
 
 # --------------------------------------------------------------------------- timings and the room
@@ -250,7 +344,7 @@ def benchmark(name: str) -> dict | None:
                          "book/teachers_guide.py's BENCHMARK_TABLES describes") from e
 
 
-def grading_table() -> dict | None:
+def grading_table(tr=english) -> dict | None:
     """benchmarks/grading_time.py's records (benchmarks/grading_time.jsonl, one run per line) as the
     table grading_section reads: the latest run of each route (the book's grader, nbgrader) with the
     load it ran under. Records without a route are issue 20's comparisons of two graders."""
@@ -262,51 +356,84 @@ def grading_table() -> dict | None:
     if not latest:
         return None
     return {"cpu": list(latest.values())[-1]["cpu"],
-            "minutes_for_30": {f'{r["grader"]}, {r["submissions"]} submissions on {r["date"]}, load '
-                               f'average {r["load_before"]:.1f} before and {r["load_after"]:.1f} after':
+            "minutes_for_30": {say("grading route", tr, grader=r["grader"], submissions=r["submissions"],
+                                   date=r["date"], before=f'{r["load_before"]:.1f}',
+                                   after=f'{r["load_after"]:.1f}'):
                                r["minutes"] for r in latest.values()}}
 
 
-def grading_section(table: dict | None) -> str:
+def grading_section(table: dict | None, tr=english) -> str:
     if table is None:
-        return (f"Minutes to grade a class of 30: {NOT_MEASURED}, with the book's grader and with "
-                "nbgrader (`benchmarks/grading_time.py` measures both and writes "
-                f"`{_rel(BENCHMARK_TABLES['grading_time'])}`). The README's \"For "
-                "teachers: the exercises\" says how to grade with either.\n")
+        return say("grading not measured", tr, table=_rel(BENCHMARK_TABLES['grading_time'])) + "\n"
     cpu = table.get("cpu", "the CPU the table names")
-    rows = [f"- {route}: {minutes} min" for route, minutes in table.get("minutes_for_30", {}).items()]
+    rows = [say("grading row", tr, route=route, minutes=minutes)
+            for route, minutes in table.get("minutes_for_30", {}).items()]
     if not rows:
         raise GuideError(f"{_rel(BENCHMARK_TABLES['grading_time'])} has no 'minutes_for_30'")
-    return f"Minutes to grade a class of 30, measured by `benchmarks/grading_time.py` on {cpu}:\n\n" + \
-        "\n".join(rows) + "\n"
+    return say("grading", tr, cpu=cpu) + "\n\n" + "\n".join(rows) + "\n"
 
 
-def offline_section() -> str:
-    if not OFFLINE_RECORD.is_file():
-        return f"This route was {NOT_MEASURED.replace('measured', 'tried')} (`book/offline_install.py`).\n"
-    r = read(OFFLINE_RECORD)
-    return (f"Tried by `book/offline_install.py` on {r['date']} ({r['system']}, Python {r['python']}): "
-            f"{r['wheels']} wheels, {r['megabytes']} MB; the install ran {r['offline']}, then "
-            f"{r['ran']}. Result: {r['result']}.\n")
+def offline_record(root: Path = REPO) -> dict | None:
+    path = root / OFFLINE_RECORD.relative_to(BOOK_DIR.parent)
+    return read(path) if path.is_file() else None
+
+
+def offline_section(tr=english, root: Path = REPO) -> str:
+    r = offline_record(root)
+    if r is None:
+        return say("offline not tried", tr) + "\n"
+    fields = {**r, **{k: tr(OFFLINE_CONTEXT, r[k]) for k in OFFLINE_WORDS}}
+    return say("offline", tr, **fields) + "\n"
 
 
 # --------------------------------------------------------------------------- the page
 
-def render(mistakes_part: str | None = None) -> str:
-    """The page's text; ``mistakes_part`` (the committed table) saves running every mutant."""
-    text = TEMPLATE.read_text(encoding="utf-8")
+def template(root: Path = REPO) -> str:
+    """book/teachers_guide.md, the page's fixed text with its markers."""
+    text = (root / TEMPLATE.relative_to(BOOK_DIR.parent)).read_text(encoding="utf-8")
     missing = [m for m in MARKERS if f"<!-- {m} -->" not in text]
     if missing:
         raise GuideError(f"book/teachers_guide.md lost the marker(s) {missing}")
-    teaching = yaml.safe_load(TEACHING.read_text(encoding="utf-8"))["chapters"]
-    tables = notebook_time_tables()
-    chapters = [chapter_section(name, read(path), teaching, tables)
-                for name, path in slides.deck_notebooks().items() if not name.startswith("exercise-")]
+    return text
+
+
+def teaching(root: Path = REPO) -> dict:
+    """book/teaching.yml's chapters: {chapter: {"can_do": ...}}."""
+    return yaml.safe_load((root / TEACHING.relative_to(BOOK_DIR.parent)).read_text(encoding="utf-8"))["chapters"]
+
+
+def english_words(root: Path = REPO) -> list[tuple[str, str]]:
+    """(context, English) of every text the Chinese guide translates: the template's blocks (as
+    book/i18n.py cuts markdown), teaching.yml's judgements, WORDS and the offline record's sentences."""
+    from book import i18n
+    out = [("book/teachers_guide.md", block) for block, _ in i18n.split_blocks(template(root))
+           if i18n.translatable(block)]
+    out += [("book/teaching.yml", entry["can_do"].strip()) for entry in teaching(root).values()]
+    out += [(CONTEXT, text) for text in WORDS.values()]
+    record = offline_record(root)
+    out += [(OFFLINE_CONTEXT, record[k]) for k in OFFLINE_WORDS] if record else []
+    return list(dict.fromkeys(out))
+
+
+def render(mistakes_part: str | None = None, tr=english, notebooks: dict[str, dict] | None = None,
+           ask: str = ASK["en"], root: Path = REPO) -> str:
+    """The page's text; ``mistakes_part`` (the committed table) saves running every mutant. Another
+    edition passes its words (``tr``, for the template too), its chapters (``notebooks``, name ->
+    notebook; default: chapters/ under ``root``) and how its notes ask (``ask``)."""
+    text = template(root)
+    if tr is not english:
+        from book import i18n
+        text = i18n.translate_page("book/teachers_guide.md", text, tr)
+    if notebooks is None:
+        notebooks = {name: read(path) for name, path in slides.deck_notebooks(root).items()
+                     if not name.startswith("exercise-")}
+    tables, judgements = notebook_time_tables(), teaching(root)
+    chapters = [chapter_section(name, nb, judgements, tables, tr, ask) for name, nb in notebooks.items()]
     if mistakes_part is None:
         machinery = _mutant_machinery()
         mistakes_part = mistakes_section(mistakes(machinery), fingerprint(machinery))
     parts = {"chapters": "\n".join(chapters), "mistakes": mistakes_part,
-             "grading": grading_section(grading_table()), "offline": offline_section()}
+             "grading": grading_section(grading_table(tr), tr), "offline": offline_section(tr, root)}
     for marker, part in parts.items():
         text = text.replace(f"<!-- {marker} -->", part.rstrip("\n"))
     return text
@@ -372,6 +499,20 @@ def shown_examples(table: str) -> dict:
 
 def guide_text(nb: dict) -> str:
     return "\n\n".join(_source(c).strip("\n") for c in nb["cells"]) + "\n"
+
+
+def render_chinese(tr, notebooks: dict[str, dict], root: Path = REPO) -> str:
+    """The Chinese guide's notebook text (zh/chapters/teachers_guide.ipynb): the English guide's
+    page in the words ``tr`` gives (book/i18n.py's catalog), the Chinese chapters (``notebooks``,
+    name -> notebook) and their notes' questions, and the committed English guide's mistakes table
+    with its fixed words translated. No mutant is run: the English guide's test keeps that table
+    current, and this one is made from it."""
+    path = root / GUIDE.relative_to(BOOK_DIR.parent)
+    found = MISTAKES_RE.search(guide_text(read(path))) if path.is_file() else None
+    if found is None:
+        raise GuideError(f"{_rel(path)} has no generated mistakes table: run make guide first")
+    page = render(translate_mistakes(found.group(0), tr), tr, notebooks, ASK["zh"], root)
+    return dumps(notebook(page))
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,9 @@ from pathlib import Path
 import polib
 import pytest
 
+from benchmarks import notebook_times as times
 from book import i18n
+from book.teachers_guide import ASK
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = i18n.english_sources()
@@ -108,9 +110,10 @@ def test_code_outputs_and_metadata_are_the_englishs(english, chinese):
 
 def fake(msgid: str) -> str:
     """A 'translation' that keeps everything the rules keep: the mark after the block's markdown
-    syntax (heading, list item, table row, quote)."""
+    syntax (heading, list item, table row, quote), and a speaker's note's question marked as the
+    Chinese notes mark it."""
     return re.sub(r"^((?:### BEGIN SOLUTION\n)?(?:#+ |[-*+] |\d+\. |\| |> )?)", lambda m: m[1] + MARK,
-                  msgid, count=1)
+                  msgid, count=1).replace(ASK["en"], ASK["zh"])
 
 
 def fill(catalogs: Path, translate=fake) -> None:
@@ -128,6 +131,11 @@ def fake_root(tmp_path) -> tuple[Path, Path]:
     root = tmp_path / "repo"
     for folder in ("chapters", *i18n.SHARED):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "benchmarks").mkdir()
+    shutil.copy2(REPO / "benchmarks" / "notebook_times.json", root / "benchmarks")  # chapter 0's table
+    (root / "book").mkdir()
+    for name in ("teachers_guide.md", "teaching.yml", "offline_install.json"):  # the guide's words
+        shutil.copy2(REPO / "book" / name, root / "book")
     catalogs = tmp_path / "catalogs"
     i18n.update(root, catalogs)
     fill(catalogs)
@@ -146,6 +154,7 @@ def test_generate_makes_every_chinese_notebook(fake_root):
     texts = i18n.generate_texts(root, catalogs)
     expected = {i18n.zh_path(nb) for nb in i18n.source_notebooks(root)}
     expected |= {Path(i18n.ZH) / p.relative_to(root) for p in (root / "chapters" / "exercises").glob("*.ipynb")}
+    expected.add(i18n.zh_path(i18n.GUIDE))
     assert set(texts) == expected
     for notebook in i18n.source_notebooks(root):
         english = i18n.read_notebook(root / notebook)
@@ -154,10 +163,12 @@ def test_generate_makes_every_chinese_notebook(fake_root):
         for e, z in zip(english["cells"], chinese["cells"]):
             if e["cell_type"] == "markdown":
                 blocks = [b for b, _ in i18n.split_blocks("".join(e["source"])) if i18n.translatable(b)]
-                assert "".join(z["source"]).count(MARK) == len(blocks), (notebook, e["id"])
+                # a generated region (chapter 0's run times) is written anew, not translated
+                text = i18n.REGION.sub("", "".join(z["source"]))
+                assert text.count(MARK) == len(blocks), (notebook, e["id"])
                 # the text a block keeps as it is (display math) is the English's
                 for b, _ in i18n.split_blocks("".join(e["source"])):
-                    if not i18n.translatable(b):
+                    if not i18n.translatable(b) and i18n.region_name(b) is None:
                         assert b in "".join(z["source"])
 
 
@@ -257,6 +268,49 @@ def test_editing_one_english_sentence_fails_the_check_until_it_is_translated_aga
     assert i18n.catalog_problems(relative, english, catalogs) == []
     zh = json.loads(i18n.generate_texts(root, catalogs)[i18n.zh_path(Path(notebook))])
     assert any("side by side" in "".join(c["source"]) for c in zh["cells"])
+
+
+def chapter0_times(text: str) -> str:
+    """What chapter 0 (its notebook's text) shows between the run-time table's markers."""
+    return next(times.shown("".join(c["source"])) for c in json.loads(text)["cells"]
+                if c["cell_type"] == "markdown" and times.shown("".join(c["source"])) is not None)
+
+
+def test_a_new_timing_changes_no_entry_and_the_chinese_chapter_0_shows_it(fake_root):
+    """benchmarks/notebook_times.py rewrites chapter 0's table with every run: its numbers are no
+    catalog entry (the table is a generated region), and generate writes the Chinese table from the
+    same data in the words of i18n/zh_CN/benchmarks/notebook_times.po."""
+    root, catalogs = fake_root
+    shutil.copy2(i18n.CATALOGS / i18n.TIMES_CATALOG, catalogs / i18n.TIMES_CATALOG)  # the real words
+    chapter0 = root / "chapters" / "00_how_to_use.ipynb"
+    table = json.loads((root / "benchmarks" / "notebook_times.json").read_text(encoding="utf-8"))
+    table["date"] = "2031-01-01"
+    for row in table["notebooks"]:
+        row["seconds"], row["date"] = row["seconds"] + 600.0, "2031-01-01"
+    table["notebooks"][0]["seconds"] = 4321.0
+    times.write(table, root / "benchmarks" / "notebook_times", [chapter0])   # as a timing run writes it
+    assert "| 72.0 |" in times.shown(chapter0.read_text(encoding="utf-8"))
+    assert i18n.stale_catalogs(root, catalogs) == [], "a new timing changed a catalog entry"
+    for relative, english in i18n.english_sources(root).items():
+        assert i18n.catalog_problems(relative, english, catalogs) == [], relative
+    shown = chapter0_times(i18n.generate_texts(root, catalogs)[i18n.zh_path(Path("chapters/00_how_to_use.ipynb"))])
+    assert "| `chapters/00_how_to_use.ipynb` | 72.0 |" in shown and "于2031-01-01测得" in shown, shown
+    assert "| 笔记本 | 分钟 | 运行前负载 | 运行后负载 |" in shown and "Measured" not in shown, shown
+
+
+def test_the_chinese_chapter_0_shows_the_committed_timing_in_chinese():
+    shown = chapter0_times((REPO / "zh" / "chapters" / "00_how_to_use.ipynb").read_text(encoding="utf-8"))
+    table = json.loads(times.OUT.with_suffix(".json").read_text(encoding="utf-8"))
+    english = times.markdown_table(table)
+    assert shown.splitlines()[3:] == english.splitlines()[3:], "the rows are not the English table's"
+    assert shown.splitlines()[2] == "| 笔记本 | 分钟 | 运行前负载 | 运行后负载 |"
+    assert shown.startswith("由`benchmarks/notebook_times.py`于"), shown[:80]
+
+
+def test_a_generated_region_sharing_a_paragraph_is_refused():
+    with pytest.raises(i18n.I18nError, match="put a blank line before and after it"):
+        [b for b, _ in i18n.split_blocks(
+            "Some text.\n<!-- notebook-times -->\n| a |\n<!-- /notebook-times -->") if i18n.translatable(b)]
 
 
 def test_update_merges_as_msgmerge_does(fake_root):

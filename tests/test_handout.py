@@ -51,6 +51,8 @@ def test_the_copy_has_no_solutions_or_grading_tools(copy):
     found = leaks(copy)
     assert not found, "solution code in the handout:\n  " + "\n  ".join(found)
     assert "chapters/teachers_guide.ipynb" not in names
+    teachers = [n for n in names if n == "zh/chapters/teachers_guide.ipynb" or n.startswith(("docs/", "zh/docs/"))]
+    assert not teachers, f"the handout holds the teacher's pages {teachers}"
 
 
 def slide_types(path: Path) -> list:
