@@ -77,6 +77,12 @@ WORDS = {
     "run live others": "**Run live:** the other {count} code cells (each under {live} s).",
     "run live all": "**Run live:** every code cell ({count}; each under {live} s in the stored "
                     "`cpu` run).",
+    "show stored scaled": "**Show from the stored run** (over {live} s each, estimated: the stored `cpu` "
+                          "run's cell times scaled to the {minutes} min that `benchmarks/notebook_times.py` "
+                          "measured for the whole chapter; live, run them in the `quick` profile or on a GPU):",
+    "run live all scaled": "**Run live:** every code cell ({count}; each under {live} s, estimated from the "
+                           "stored `cpu` run's cell times scaled to the {minutes} min that "
+                           "`benchmarks/notebook_times.py` measured for the whole chapter).",
     "for discussion": "**For discussion** (from the speaker's notes):",
     "mistakes heading": "### [{exercise}](exercises/{exercise}.ipynb): {total} blocks one edit away, "
                         "{refused} refused, {accepted} accepted",
@@ -176,6 +182,14 @@ def run_minutes(chapter: str, tables: list[dict], tr=english) -> str:
     return found[0]
 
 
+def quiet_seconds(chapter: str, tables: list[dict]) -> float | None:
+    """The chapter's seconds, top to bottom, in the `cpu` profile's notebook-times table, if timed."""
+    for table in tables:
+        if table.get("profile") == "cpu":
+            return {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}.get(chapter)
+    return None
+
+
 def notebook_time_tables() -> list[dict]:
     """The committed notebook-times tables, the shown (`cpu`) profile first."""
     return [t for t in (benchmark("notebook_times"), benchmark("notebook_times_quick")) if t]
@@ -190,8 +204,12 @@ def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict], tr=
                   for ln in _source(c).splitlines() if ln.startswith("# ")), name)
     code = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
     timed = [(i, c, _seconds(c)) for i, c in code]
-    slow = [(i, c, s) for i, c, s in timed if s is not None and s > LIVE_SECONDS]
     stored_total = sum(s for _, _, s in timed if s is not None)
+    # The stored run may have shared the machine (one chapter's took seven times the quiet total):
+    # its cell times, scaled to the quiet top-to-bottom time, say which cells are slow.
+    quiet = quiet_seconds(name, tables)
+    scale = quiet / stored_total if quiet and stored_total else 1.0
+    slow = [(i, c, s * scale) for i, c, s in timed if s is not None and s * scale > LIVE_SECONDS]
     asked = questions(nb, ask)
     if len(asked) < 2:
         raise GuideError(f"{name}: its speaker's notes ask {len(asked)} question(s); the guide needs two "
@@ -199,12 +217,15 @@ def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict], tr=
     out = [f"### [{title}]({name}.ipynb)", "",
            say("can do", tr, can_do=tr("book/teaching.yml", entry["can_do"].strip())), "",
            say("minutes", tr, minutes=run_minutes(name, tables, tr), total=_duration(stored_total, tr)), ""]
+    scaled = {"minutes": f"{quiet / 60:.1f}"} if quiet and stored_total else None
     if slow:
-        out.append(say("show stored", tr, live=LIVE_SECONDS))
+        out.append(say("show stored scaled", tr, live=LIVE_SECONDS, **scaled) if scaled
+                   else say("show stored", tr, live=LIVE_SECONDS))
         out += [say("slow cell", tr, number=i + 1, label=_cell_label(c), seconds=f"{s:.0f}") for i, c, s in slow]
         out.append("\n" + say("run live others", tr, count=len(code) - len(slow), live=LIVE_SECONDS))
     else:
-        out.append(say("run live all", tr, count=len(code), live=LIVE_SECONDS))
+        out.append(say("run live all scaled", tr, count=len(code), live=LIVE_SECONDS, **scaled) if scaled
+                   else say("run live all", tr, count=len(code), live=LIVE_SECONDS))
     out += ["", say("for discussion", tr), ""]
     # an English question starts a sentence here; a Chinese one may start with a name (use_1x1conv)
     out += [f"{k}. {q[0].upper() + q[1:] if ask == ASK['en'] else q}" for k, q in enumerate(asked[:2], 1)]

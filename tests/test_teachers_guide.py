@@ -50,6 +50,28 @@ def test_a_stale_fingerprint_or_question_makes_the_guide_stale(committed):
     assert any("changed since the guide was made" in p for p in problems), problems
 
 
+def test_slow_cells_are_judged_by_the_quiet_time_not_the_stored_runs_load():
+    """A stored run made on a shared machine: 46 s for the imports and 558 s for the training in a
+    chapter that takes 90 s quiet. Scaled to the quiet total, the imports run live, the training not."""
+    def cell(source, seconds):
+        return {"cell_type": "code", "source": source, "metadata": {"execution": {
+            "iopub.execute_input": "2000-01-01T00:00:00Z",
+            "shell.execute_reply": f"2000-01-01T00:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}Z"}}}
+    notes = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "notes"}},
+             "source": "Ask the room: why?\n\nAsk the room: why not?"}
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# A chapter"},
+                    cell("import d2lutils", 46), cell("histories = {}", 558), notes]}
+    teaching = {"ch": {"can_do": "train."}}
+    table = {"profile": "cpu", "date": "2000-01-01", "machine": {"cpu": "a CPU", "cores": 2},
+             "notebooks": [{"notebook": "chapters/ch.ipynb", "seconds": 90.0}]}
+    assert [guide._seconds(c) for c in nb["cells"][1:3]] == [46, 558]
+    section = guide.chapter_section("ch", nb, teaching, [table])
+    assert "scaled to the 1.5 min" in section and "- cell 3, `histories = {}`: 83 s" in section, section
+    assert "import d2lutils" not in section
+    unscaled = guide.chapter_section("ch", nb, teaching, [])  # no quiet time: the stored times
+    assert "- cell 2, `import d2lutils`: 46 s" in unscaled and "scaled" not in unscaled
+
+
 def test_every_chapter_has_its_section_with_two_questions(committed):
     for name in guide.yaml.safe_load(guide.TEACHING.read_text())["chapters"]:
         assert f"]({name}.ipynb)" in committed, f"the guide has no section for {name}"
