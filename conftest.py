@@ -26,16 +26,20 @@ def no_data_anywhere(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
+def lab(request, tmp_path_factory):
     """JupyterLab started by book/lab.sh as `make book` starts it (tests/test_jupyterlab.py's Lab),
-    one per test module that asks for it; the browser tests fail, saying what is missing, without
-    headless Chromium."""
+    one per test module that asks for it, with the module's ``LAB_OPTIONS`` (lab.sh's own options;
+    tests/test_chinese_lab.py's ("--zh",): `make book-zh`); the browser tests fail, saying what is
+    missing, without headless Chromium or when lab.sh starts no server (its own message)."""
     import headless_chromium
     from test_jupyterlab import Lab
     lacking = headless_chromium.missing()
     if lacking:
         pytest.fail(f"JupyterLab is checked in headless Chromium, which needs {lacking}", pytrace=False)
-    server = Lab(tmp_path_factory.mktemp('lab'))
+    try:
+        server = Lab(tmp_path_factory.mktemp('lab'), options=getattr(request.module, 'LAB_OPTIONS', ()))
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
     try:
         yield server
     finally:
