@@ -247,7 +247,7 @@ def checked(tmp_path_factory):
                 for path in NOTEBOOKS]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with one_kernel() as run:
-        older, current = (nbformat.v4.new_notebook(cells=cells) for cells in run(
+        older, current = (nbformat.v4.new_notebook(cells=executed) for executed in run(
             [(OLDER_CPU_PROFILE, cells, folder), (CURRENT_CPU_PROFILE, cells, folder)]))
         missing = copy.deepcopy(current)
         for output in missing.cells[1].outputs:
