@@ -26,16 +26,20 @@ def no_data_anywhere(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
+def lab(request, tmp_path_factory):
     """JupyterLab started by book/lab.sh as `make book` starts it (tests/test_jupyterlab.py's Lab),
-    one per test module that asks for it; the browser tests fail, saying what is missing, without
-    headless Chromium."""
+    one per test module that asks for it, with the module's ``LAB_OPTIONS`` (lab.sh's own options;
+    tests/test_chinese_lab.py's ("--zh",): `make book-zh`); the browser tests fail, saying what is
+    missing, without headless Chromium or when lab.sh starts no server (its own message)."""
     import headless_chromium
     from test_jupyterlab import Lab
     lacking = headless_chromium.missing()
     if lacking:
         pytest.fail(f"JupyterLab is checked in headless Chromium, which needs {lacking}", pytrace=False)
-    server = Lab(tmp_path_factory.mktemp('lab'))
+    try:
+        server = Lab(tmp_path_factory.mktemp('lab'), options=getattr(request.module, 'LAB_OPTIONS', ()))
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
     try:
         yield server
     finally:
@@ -46,12 +50,18 @@ def lab(tmp_path_factory):
 # order is by number of tests, which started the longest modules (a few slow tests each) last, so one
 # worker ran on alone at the end: pyproject turns that off (--no-loadscope-reorder) and this list puts
 # the modules that took longest in `pytest --durations` first (longest first; the rest keep pytest's
-# order). A module missing from the list only runs later; nothing is skipped.
+# order). A module missing from the list only runs later; nothing is skipped. A worker takes its next
+# module while the last two tests of its current one are left, so a module of one or two tests
+# (test_check_mutants, test_chinese_lab) brings the module after it onto the same worker at once.
+# Order from an interrupted -n 2 run on 2026-12-02 on a loaded machine (sums of each module's items
+# among the 40 longest): jupyterlab ~560 s, nbgrader ~520, grader ~360, slides ~220, check_mutants
+# ~160, chinese_website ~145, book ~110, stale_outputs ~75; check_mutants comes after the longer ones
+# so that the module it brings along is a shorter one.
 LONGEST_FIRST = [
-    'tests/test_nbgrader.py', 'tests/test_jupyterlab.py', 'tests/test_grader.py',
+    'tests/test_nbgrader.py', 'tests/test_jupyterlab.py', 'tests/test_grader.py', 'tests/test_slides.py',
+    'tests/test_chinese_slides.py', 'tests/test_chinese_website.py', 'tests/test_book.py',
     'tests/test_check_mutants.py', 'tests/test_stale_outputs.py', 'chapters/05_training_resnet.ipynb',
-    'tests/test_slides.py', 'tests/test_distributed.py', 'tests/test_chapter5.py', 'tests/test_handout.py',
-    'tests/test_book.py', 'tests/test_chinese_website.py', 'tests/test_chinese_slides.py',
+    'tests/test_distributed.py', 'tests/test_handout.py', 'tests/test_chapter5.py',
     'tests/test_chinese_lab.py',
     'chapters/exercises/solutions/bottleneck.ipynb', 'tests/test_exercises_run.py',
 ]

@@ -24,7 +24,10 @@
 #   path: it turns off nbgrader's server and lab extensions, which `make test` and `make teacher`
 #   install into the same environment (the student would otherwise see an Nbgrader menu, a Validate
 #   button, a Create Assignment panel and "No nbgrader_config.py file found" in the log), and
-#   JupyterLab's "get notified about official Jupyter news?" pop-up, which covers outputs.
+#   JupyterLab's "get notified about official Jupyter news?" pop-up, which covers outputs. It also
+#   turns off jupyter-lsp's search for language servers (none is installed, and the editor's LSP
+#   features are off by default): at every start it ran npm several times in a background thread,
+#   and a server asked to stop waits for that thread before it exits.
 #   A teacher grading with nbgrader starts JupyterLab in the course folder, not through this script.
 set -eu
 cd "$(dirname "$0")/.."

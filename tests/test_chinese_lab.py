@@ -1,7 +1,7 @@
 """The Chinese edition in JupyterLab: `make book-zh` runs book/lab.sh --zh, and so does this test.
 
-The server is tests/test_jupyterlab.py's Lab (its own Jupyter folders, a token, autosave off) with
-lab.sh's option --zh. In headless Chromium it checks that:
+The server is the root conftest's lab fixture, tests/test_jupyterlab.py's Lab (its own Jupyter folders,
+a token, autosave off), with lab.sh's option --zh (LAB_OPTIONS). In headless Chromium it checks that:
 - the page lab.sh opens is the Chinese chapter 0, zh/chapters/00_how_to_use.ipynb, and JupyterLab's
   own interface is in Chinese (the language pack, made the default by book/jupyter-zh/): its menus
   say 文件, 编辑, 运行 ... and not File, Edit, Run;
@@ -16,30 +16,16 @@ import time
 
 import pytest
 
-import headless_chromium
-from test_jupyterlab import (REPO, Lab, notebook_state, open_notebook, page_errors,
-                             server_log_404s, stored_figures, wait_for)
+from test_jupyterlab import (notebook_state, open_notebook, page_errors, server_log_404s,
+                             stored_figures, wait_for)
 from test_jupyterlab import browser  # noqa: F401  (the same browser fixture, on this module's lab)
 
 CHAPTER_0 = "zh/chapters/00_how_to_use.ipynb"
 CHAPTER_3 = "zh/chapters/03_residual_block.ipynb"
 ENGLISH_MENUS = {"File", "Edit", "View", "Run", "Kernel", "Tabs", "Settings", "Help"}
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """book/lab.sh --zh, as `make book-zh` starts it (the root conftest's lab, with --zh)."""
-    if not (REPO / CHAPTER_0).is_file():
-        pytest.fail(f"{CHAPTER_0} is missing: the Chinese notebooks come from python book/i18n.py "
-                    "generate (once every catalog is translated)", pytrace=False)
-    lacking = headless_chromium.missing()
-    if lacking:
-        pytest.fail(f"JupyterLab is checked in headless Chromium, which needs {lacking}", pytrace=False)
-    server = Lab(tmp_path_factory.mktemp("lab-zh"), options=("--zh",))
-    try:
-        yield server
-    finally:
-        server.stop()
+# The root conftest's lab fixture starts book/lab.sh with these options, as `make book-zh` does; without
+# zh/ lab.sh says to run python book/i18n.py generate, and the fixture fails with its words.
+LAB_OPTIONS = ("--zh",)
 
 
 DIAGRAM = "/zh/img/residual_block.svg"

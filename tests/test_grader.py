@@ -534,7 +534,15 @@ print('written:', hits, 'processes:', len(children))
 '''
 
 
-FLOOD = 'for _ in range(150):\n    print("x" * 1_000_000)'
+# Output without end: a few megabytes more than the sandbox lets any one file hold (the notebook the
+# runner writes holds it all), in lines of a megabyte.
+FLOOD = (f'for _ in range({sandbox.Limits().file_bytes // 1_000_000 + 5}):\n'
+         '    print("x" * 1_000_000)')
+
+
+# The kernel of dies.ipynb ends in its first code cell, before the imports: a kernel that dies
+# fails the same wherever it dies, and the imports cost as much as the rest of its run.
+DIES_AT = 1
 
 
 def submissions(folder, output):
@@ -550,7 +558,7 @@ def submissions(folder, output):
                                    discuss_bottleneck=cell_by_id(handed_out(),
                                                                  'discuss-bottleneck').source)),
         'not-json.ipynb': '{"cells": [',
-        'dies.ipynb': lean(with_cell(solved(), 'import os\nos._exit(1)', at=2)),
+        'dies.ipynb': lean(with_cell(solved(), 'import os\nos._exit(1)', at=DIES_AT)),
         'cheat-reach.ipynb': unsolved_with(REACH['alias of models']),
         'cheat-compare.ipynb': wrong_with(CHEAT_COMPARE),
         'cheat-skip.ipynb': unsolved_with(CHEAT_SKIP),

@@ -5,12 +5,13 @@ cells carry ``NBVAL_IGNORE_OUTPUT``, so nbval never sees a line such as ``Traini
 that a later change of a profile, of ``training.train`` or of a chapter's arguments has made false.
 This test re-runs, for every notebook that states settings, the cells that state them and the cells
 they need (read from the code: every earlier cell that defines a name they read), all notebooks in
-one kernel in the ``cpu`` profile, with their own code and the library's own printing but little
+one kernel in the ``cpu`` profile (the one the fixture notebook below runs in first), with their own code and the library's own printing but little
 work (``settings_check_kernel``: one batch per pass over the data, a one-layer network trained in
 place of the chapter's). It compares the settings each cell printed with the stored ones, cell by
 cell, whatever the cell's marker says; a settings cell that fails in the check is reported too.
 """
 import ast
+import contextlib
 import copy
 import os
 import pathlib
@@ -109,24 +110,32 @@ def needed_cells(notebook, targets):
     return sorted(needed)
 
 
-def run_in_one_kernel(parts, profile=COMMITTED_PROFILE, timeout=300):
-    """Run ``parts``, a list of (set-up code, cells, folder), one after another in one fresh kernel
-    in ``profile``: for each, the namespace is emptied, the folder made current and the set-up code
-    run before the cells. Returns the executed cells of each part; an error stays in its cell's
-    outputs, and execution goes on after it."""
-    cells, spans = [], []
-    for setup, part_cells, folder in parts:
-        cells.append(nbformat.v4.new_code_cell(
-            f"get_ipython().run_line_magic('reset', '-f')\nimport os\nos.chdir({str(folder)!r})\n"
-            f"{setup}"))
-        spans.append((len(cells), len(cells) + len(part_cells)))
-        cells += [nbformat.v4.new_code_cell(cell.source) for cell in part_cells]
-    notebook = nbformat.v4.new_notebook(cells=cells)
+@contextlib.contextmanager
+def one_kernel(profile=COMMITTED_PROFILE, timeout=300):
+    """A fresh kernel in ``profile``, for the time of the ``with``; yields ``run(parts)``, which
+    runs ``parts``, a list of (set-up code, cells, folder), one after another in that kernel: for
+    each, the namespace is emptied, the folder made current and the set-up code run before the
+    cells. ``run`` returns the executed cells of each part; an error stays in its cell's outputs,
+    and execution goes on after it. Later calls of ``run`` use the same kernel (one start, one
+    import of MXNet), so a call may depend on what an earlier one printed."""
+    notebook = nbformat.v4.new_notebook()
     client = NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name='python3')
-    client.execute(env=dict(os.environ, D2LUTILS_PROFILE=profile))
-    for setup_cell in (cells[start - 1] for start, _ in spans):
-        assert not error(setup_cell), error(setup_cell)
-    return [notebook.cells[start:end] for start, end in spans]
+
+    def run(parts):
+        runs = []
+        for setup, part_cells, folder in parts:
+            cells = [nbformat.v4.new_code_cell(
+                f"get_ipython().run_line_magic('reset', '-f')\nimport os\nos.chdir({str(folder)!r})\n"
+                f"{setup}")] + [nbformat.v4.new_code_cell(cell.source) for cell in part_cells]
+            for cell in cells:
+                notebook.cells.append(cell)
+                client.execute_cell(cell, len(notebook.cells) - 1)
+            assert not error(cells[0]), error(cells[0])
+            runs.append(cells[1:])
+        return runs
+
+    with client.setup_kernel(env=dict(os.environ, D2LUTILS_PROFILE=profile)):
+        yield run
 
 
 def stale_cells(stored, fresh):
@@ -146,12 +155,13 @@ def stale_cells(stored, fresh):
     return problems
 
 
-def check(notebooks):
+def check(notebooks, run):
     """For each (notebook, folder): the messages of ``stale_cells`` for its settings cells, each
-    re-run after only the cells it needs, all in one kernel with the cheap stand-ins."""
+    re-run after only the cells it needs, all in the kernel of ``run`` (``one_kernel``) with the
+    cheap stand-ins."""
     plans = [(notebook, needed_cells(notebook, settings_cells(notebook)))
              for notebook, _ in notebooks]
-    runs = run_in_one_kernel([(SETUP, [notebook.cells[i] for i in needed], folder)
+    runs = run([(SETUP, [notebook.cells[i] for i in needed], folder)
                               for (notebook, needed), (_, folder) in zip(plans, notebooks)])
     results = []
     for (notebook, needed), executed in zip(plans, runs):
@@ -179,16 +189,9 @@ NOTEBOOKS = notebooks_that_state_settings()
 
 
 @pytest.fixture(scope='module')
-def chapter_problems():
-    """Per notebook path, what the check finds (one kernel for all of them)."""
-    notebooks = [(nbformat.read(ROOT / path, as_version=4), (ROOT / path).parent)
-                 for path in NOTEBOOKS]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    problems = dict(zip(NOTEBOOKS, check(notebooks)))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f'settings check of {len(NOTEBOOKS)} notebooks: '
-          f'{after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime:.0f} s of CPU')
-    return problems
+def chapter_problems(checked):
+    """Per notebook path, what the check finds."""
+    return checked['chapters']
 
 
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=str)
@@ -232,19 +235,37 @@ CURRENT_CPU_PROFILE = 'import importlib\nfrom d2lutils import profiles\nimportli
 
 
 @pytest.fixture(scope='module')
-def fixture_runs(tmp_path_factory):
-    """The fixture notebook executed for real (not cut) in the older cpu profile, then in the
-    current one; and the check's findings on each, and on the current one with its Training line
-    removed from the outputs (as when a cell ran before train printed that line)."""
+def checked(tmp_path_factory):
+    """One kernel for the whole module (a kernel's start and MXNet's import cost more than the
+    check itself): first the fixture notebook executed for real (not cut) in the older cpu profile,
+    then in the current one; then the check, with its stand-ins, of every chapter that states
+    settings and of the fixture's two runs and of the current one with its Training line removed
+    from the outputs (as when a cell ran before train printed that line)."""
     folder = tmp_path_factory.mktemp('fixture')
     cells = [nbformat.v4.new_code_cell(source) for source in FIXTURE]
-    older, current = (nbformat.v4.new_notebook(cells=run) for run in run_in_one_kernel(
-        [(OLDER_CPU_PROFILE, cells, folder), (CURRENT_CPU_PROFILE, cells, folder)]))
-    missing = copy.deepcopy(current)
-    for output in missing.cells[1].outputs:
-        if output.output_type == 'stream':
-            output.text = re.sub(r'^Training: .*\n', '', output.text, flags=re.M)
-    return older, current, check([(notebook, folder) for notebook in (older, current, missing)])
+    chapters = [(nbformat.read(ROOT / path, as_version=4), (ROOT / path).parent)
+                for path in NOTEBOOKS]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with one_kernel() as run:
+        older, current = (nbformat.v4.new_notebook(cells=executed) for executed in run(
+            [(OLDER_CPU_PROFILE, cells, folder), (CURRENT_CPU_PROFILE, cells, folder)]))
+        missing = copy.deepcopy(current)
+        for output in missing.cells[1].outputs:
+            if output.output_type == 'stream':
+                output.text = re.sub(r'^Training: .*\n', '', output.text, flags=re.M)
+        problems = check(chapters + [(notebook, folder) for notebook in (older, current, missing)],
+                         run)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f'settings check of {len(NOTEBOOKS)} notebooks and the fixture: '
+          f'{after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime:.0f} s of CPU')
+    return {'chapters': dict(zip(NOTEBOOKS, problems)), 'fixture': (older, current, problems[-3:])}
+
+
+@pytest.fixture(scope='module')
+def fixture_runs(checked):
+    """The fixture's older and current runs, and the check's findings on the older, the current
+    and the current without its Training line."""
+    return checked['fixture']
 
 
 def test_the_check_refuses_outputs_of_an_older_profile(fixture_runs):
