@@ -295,7 +295,7 @@ def test_a_new_timing_changes_no_entry_and_the_chinese_chapter_0_shows_it(fake_r
         assert i18n.catalog_problems(relative, english, catalogs) == [], relative
     shown = chapter0_times(i18n.generate_texts(root, catalogs)[i18n.zh_path(Path("chapters/00_how_to_use.ipynb"))])
     assert "| `chapters/00_how_to_use.ipynb` | 72.0 |" in shown and "于2031-01-01测得" in shown, shown
-    assert "| 笔记本 | 分钟 | 运行前负载 | 运行后负载 |" in shown and "Measured" not in shown, shown
+    assert "| 笔记本 | 分钟 | 运行前平均负载 | 运行后平均负载 |" in shown and "Measured" not in shown, shown
 
 
 def test_the_chinese_chapter_0_shows_the_committed_timing_in_chinese():
@@ -303,7 +303,7 @@ def test_the_chinese_chapter_0_shows_the_committed_timing_in_chinese():
     table = json.loads(times.OUT.with_suffix(".json").read_text(encoding="utf-8"))
     english = times.markdown_table(table)
     assert shown.splitlines()[3:] == english.splitlines()[3:], "the rows are not the English table's"
-    assert shown.splitlines()[2] == "| 笔记本 | 分钟 | 运行前负载 | 运行后负载 |"
+    assert shown.splitlines()[2] == "| 笔记本 | 分钟 | 运行前平均负载 | 运行后平均负载 |"
     assert shown.startswith("由`benchmarks/notebook_times.py`于"), shown[:80]
 
 

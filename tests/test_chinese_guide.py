@@ -105,16 +105,16 @@ def test_a_new_measurement_changes_no_entry_and_shows_in_the_chinese_guide(tmp_p
     times = tmp_path / "notebook_times.json"
     times.write_text(json.dumps(table), encoding="utf-8")
     monkeypatch.setitem(guide.BENCHMARK_TABLES, "notebook_times", times)
-    (tmp_path / "benchmarks").mkdir()
-    (tmp_path / "benchmarks" / "grading_time.jsonl").write_text(
-        '{"grader": "g", "submissions": 30, "minutes": 99.5, "load_before": 0.1, "load_after": 0.2, '
-        '"cpu": "a CPU"}\n', encoding="utf-8")
-    monkeypatch.setattr(guide, "REPO", tmp_path)   # grading_table reads REPO/benchmarks
+    grading = tmp_path / "grading_time.jsonl"
+    grading.write_text('{"grader": "g", "route": "book", "submissions": 30, "minutes": 99.5, '
+                       '"load_before": 0.1, "load_after": 0.2, "cpu": "a CPU", "date": "2031-01-02"}\n',
+                       encoding="utf-8")
+    monkeypatch.setitem(guide.BENCHMARK_TABLES, "grading_time", grading)
     assert i18n.catalog_problems(i18n.GUIDE_CATALOG, guide.english_words(REPO)) == [], \
         "a new measurement changed the guide's catalog entries"
     text = render_chinese()
     assert "`cpu`配置72.0分钟" in text and "2031-01-01" in text, text[:3000]
-    assert "- g，30份提交，平均负载运行前0.1、运行后0.2：99.5分钟" in text
+    assert "- g，2031-01-02，30份提交，运行前平均负载0.1，运行后0.2：99.5分钟" in text, text
 
 
 def test_an_edited_english_sentence_is_refused_until_translated(tmp_path, monkeypatch):
