@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import headless_chromium
 from book import slides
-from test_slides import check_deck, read, serve
+from test_slides import browser, check_deck, read, serve  # noqa: F401 (browser: the same fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 ZH = REPO / "zh"
@@ -59,18 +58,6 @@ def built_decks() -> Path:
                        text=True, timeout=600)
     assert r.returncode == 0, f"python book/slides.py --zh failed:\n{r.stderr[-4000:] or r.stdout[-4000:]}"
     return slides.ZH_OUT
-
-
-@pytest.fixture(scope="module")
-def browser():
-    lacking = headless_chromium.missing()
-    if lacking:
-        pytest.fail(f"the slides are checked in headless Chromium, which needs {lacking}", pytrace=False)
-    driver = headless_chromium.start(slides.WIDTH, slides.HEIGHT, network_log=True)
-    try:
-        yield driver
-    finally:
-        headless_chromium.stop(driver)
 
 
 def test_every_slide_of_every_chinese_deck_fits_and_renders(built_decks, browser):
