@@ -170,7 +170,7 @@ def run_minutes(chapter: str, tables: list[dict], tr=english) -> str:
     "seconds"}]}), with the CPU each was measured on."""
     found = []
     for table in tables:
-        seconds = {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}.get(chapter)
+        seconds = _chapter_seconds(table).get(chapter)
         if seconds is not None:
             m = table["machine"]
             found.append(say("profile minutes", tr, profile=table["profile"], minutes=f"{seconds / 60:.1f}",
@@ -182,11 +182,16 @@ def run_minutes(chapter: str, tables: list[dict], tr=english) -> str:
     return found[0]
 
 
+def _chapter_seconds(table: dict) -> dict[str, float]:
+    """{chapter: seconds, top to bottom} of one notebook-times table."""
+    return {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}
+
+
 def quiet_seconds(chapter: str, tables: list[dict]) -> float | None:
     """The chapter's seconds, top to bottom, in the `cpu` profile's notebook-times table, if timed."""
     for table in tables:
         if table.get("profile") == "cpu":
-            return {Path(r["notebook"]).stem: r["seconds"] for r in table.get("notebooks", [])}.get(chapter)
+            return _chapter_seconds(table).get(chapter)
     return None
 
 
@@ -208,7 +213,8 @@ def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict], tr=
     # The stored run may have shared the machine (one chapter's took seven times the quiet total):
     # its cell times, scaled to the quiet top-to-bottom time, say which cells are slow.
     quiet = quiet_seconds(name, tables)
-    scale = quiet / stored_total if quiet and stored_total else 1.0
+    scaled = {"minutes": f"{quiet / 60:.1f}"} if quiet and stored_total else None
+    scale = quiet / stored_total if scaled else 1.0
     slow = [(i, c, s * scale) for i, c, s in timed if s is not None and s * scale > LIVE_SECONDS]
     asked = questions(nb, ask)
     if len(asked) < 2:
@@ -217,7 +223,6 @@ def chapter_section(name: str, nb: dict, teaching: dict, tables: list[dict], tr=
     out = [f"### [{title}]({name}.ipynb)", "",
            say("can do", tr, can_do=tr("book/teaching.yml", entry["can_do"].strip())), "",
            say("minutes", tr, minutes=run_minutes(name, tables, tr), total=_duration(stored_total, tr)), ""]
-    scaled = {"minutes": f"{quiet / 60:.1f}"} if quiet and stored_total else None
     if slow:
         out.append(say("show stored scaled", tr, live=LIVE_SECONDS, **scaled) if scaled
                    else say("show stored", tr, live=LIVE_SECONDS))
