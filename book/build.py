@@ -468,9 +468,22 @@ def fetch_npm_package(package: str, version: str, integrity: str, prefixes: list
     stamp = target / ".complete"
     if stamp.is_file():
         return target
+    cache.mkdir(parents=True, exist_ok=True)
+    # Builds that run at once (the suite builds the English and the Chinese decks and the website in
+    # parallel workers) take turns: one fetches and unpacks, the others wait and then find the stamp,
+    # instead of unpacking over a folder another build is copying from.
+    with open(cache / f".{package}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.is_file():
+            _fetch_npm_package(package, version, integrity, prefixes, cache, error)
+    return target
+
+
+def _fetch_npm_package(package: str, version: str, integrity: str, prefixes: list[str], cache: Path,
+                       error: type[Exception]) -> None:
+    target = cache / f"{package}-{version}"
     if shutil.which("npm") is None:
         raise error(f"npm is needed once to fetch {package} (apt-get install npm, or Node.js's npm)")
-    cache.mkdir(parents=True, exist_ok=True)
     tgz = cache / f"{package}-{version}.tgz"
     if not tgz.is_file():
         print(f"fetching {package}@{version} from the npm registry", flush=True)
@@ -490,8 +503,7 @@ def fetch_npm_package(package: str, version: str, integrity: str, prefixes: list
     shutil.rmtree(target, ignore_errors=True)
     (tmp / "package").rename(target)
     shutil.rmtree(tmp, ignore_errors=True)
-    stamp.touch()
-    return target
+    (target / ".complete").touch()
 
 
 def fetch_mathjax(cache: Path) -> Path:

@@ -32,6 +32,16 @@ def language_info() -> dict:
     return dict(IPythonKernel.language_info)
 
 
+def generated_language_info(root: Path = REPO) -> dict:
+    """language_info for a page the book generates and never executes (the teacher's guide): the
+    kernel's, with the Python version chapter 0 was last executed on, so that generating the page on
+    another Python (CI's 3.12 run) writes the same file."""
+    info = language_info()
+    chapter0 = nbformat.read(root / "chapters" / "00_how_to_use.ipynb", as_version=4)
+    info["version"] = chapter0.metadata["language_info"]["version"]
+    return info
+
+
 def book_notebooks(root: Path = REPO) -> list[Path]:
     """Every notebook under chapters/ except the generated students' versions of the exercises."""
     students = set((root / "chapters" / "exercises").glob("*.ipynb"))

@@ -472,7 +472,7 @@ def notebook(text: str) -> dict:
               "source": s.strip("\n").splitlines(keepends=True)} for k, s in enumerate(sections)]
     # The metadata JupyterLab writes (book/normalize.py), so the guide does not open modified (●).
     return {"cells": cells, "metadata": {"kernelspec": dict(normalize.KERNELSPEC),
-                                         "language_info": normalize.language_info()},
+                                         "language_info": normalize.generated_language_info()},
             "nbformat": 4, "nbformat_minor": 5}
 
 

@@ -139,3 +139,13 @@ def test_the_offline_install_record_matches_what_the_book_installs():
     assert record["inputs"] == offline.inputs(), (
         "pyproject's dependencies or its cpu/teach extras changed since the offline route was tried: "
         "run python book/offline_install.py (minutes) and commit book/offline_install.json")
+
+
+def test_the_guides_metadata_does_not_follow_the_python_that_generates_it(monkeypatch):
+    # CI also runs the suite on 3.12: a guide generated there must be the committed file, byte for byte
+    from book import normalize
+    real = normalize.language_info()
+    monkeypatch.setattr(normalize, "language_info", lambda: {**real, "version": "9.9.9"})
+    made = guide.notebook("# A page\n\n## One section\n")["metadata"]["language_info"]
+    assert made["version"] == guide.read(REPO / "chapters" / "00_how_to_use.ipynb")["metadata"]["language_info"]["version"]
+    assert {k: v for k, v in made.items() if k != "version"} == {k: v for k, v in real.items() if k != "version"}
