@@ -97,7 +97,7 @@ ANCHOR_LINK = re.compile(r"(\]\()([^)\s#]*)#([^)\s]+)(\))")
 # What a translation keeps as it is (the rules in i18n/README.md), found in a block:
 CODE_SPAN = re.compile(r"`[^`]+`")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.DOTALL)
-LINK_TARGET = re.compile(r"\]\([^)\s]+\)")
+LINK = re.compile(r"(\]\()([^)\s]+)(\))")  # a markdown link's target, with "](" and ")" as groups
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (?:BEGIN|END) SOLUTION[ \t]*$", re.MULTILINE)
 TABLE_ROW = re.compile(r"^[ \t]*\|.*$", re.MULTILINE)
@@ -525,9 +525,6 @@ def generate_texts(root: Path = REPO, catalogs: Path = CATALOGS) -> dict[Path, s
     return texts
 
 
-LINK = re.compile(r"(\]\()([^)\s]+)(\))")
-
-
 def _local_links(text: str, page: Path, root: Path, texts: dict[Path, str]) -> str:
     """A Chinese page's relative links: to the Chinese page where the Chinese edition has one (it
     sits at the same relative place), else to the English file (README.md, say)."""
@@ -652,7 +649,7 @@ def _prose(text: str) -> str:
     """The text without what a translation keeps as it is: code, math, link targets, comments."""
     for pattern in (CODE_SPAN, MATH, HTML_COMMENT):
         text = pattern.sub(" ", text)
-    return LINK_TARGET.sub("]", text)
+    return LINK.sub("]", text)
 
 
 def structure_problems(msgid: str, msgstr: str) -> list[str]:
@@ -660,7 +657,7 @@ def structure_problems(msgid: str, msgstr: str) -> list[str]:
     comments, the solution markers, headings, list items, table rows, the speaker's notes'
     questions (Ask the room: -> 向全班提问：), bold, and numbers."""
     out = []
-    for name, pattern in (("inline code", CODE_SPAN), ("math", MATH), ("link targets", LINK_TARGET),
+    for name, pattern in (("inline code", CODE_SPAN), ("math", MATH), ("link targets", LINK),
                           ("HTML comments", HTML_COMMENT), ("solution markers", SOLUTION_MARKER)):
         english, chinese = _spans(pattern, msgid), _spans(pattern, msgstr)
         if english != chinese:
