@@ -499,7 +499,10 @@ def _fetch_npm_package(package: str, version: str, integrity: str, prefixes: lis
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(tgz) as tar:
         members = [m for m in tar.getmembers() if any(m.name.startswith("package/" + f) for f in prefixes)]
-        tar.extractall(tmp, members=members, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+: no links out, no devices
+            tar.extractall(tmp, members=members, filter="data")
+        else:  # earlier ones (Debian 12's 3.11.2) lack it; the sha512 checked above pins what is in the file
+            tar.extractall(tmp, members=members)
     shutil.rmtree(target, ignore_errors=True)
     (tmp / "package").rename(target)
     shutil.rmtree(tmp, ignore_errors=True)

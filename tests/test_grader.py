@@ -703,6 +703,28 @@ except OSError:
     assert (tmp_path / 'work' / 'mine.txt').read_text() == 'ok'
 
 
+def test_the_process_cap_counts_the_users_threads_too(monkeypatch):
+    """RLIMIT_NPROC counts threads, so a grader run by a teacher whose browser holds hundreds of them
+    must count them as well; counting processes only made every sandbox fail at its start
+    ("can't start new thread"), seen when the suite ran as a normal user."""
+    threads = subprocess.Popen([sys.executable, '-c', (
+        'import threading, time\n'
+        'for _ in range(60):\n'
+        '    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n'
+        'print("up", flush=True)\n'
+        'time.sleep(60)')], stdout=subprocess.PIPE, text=True)
+    try:
+        assert threads.stdout.readline().strip() == 'up'
+        real_scandir = os.scandir
+        # /proc as if this user ran only that process: its main thread and 60 more
+        monkeypatch.setattr(os, 'scandir', lambda path: [e for e in real_scandir(path)
+                                                         if e.name == str(threads.pid)])
+        assert sandbox._user_processes() == 61
+    finally:
+        threads.kill()
+        threads.wait()
+
+
 @needs_sandbox
 def test_sandbox_caps_output_processes_and_time(tmp_path):
     flood = in_sandbox(tmp_path, 'import sys\nwhile True:\n    sys.stdout.write("x" * 65536)',

@@ -85,3 +85,14 @@ def test_a_package_that_does_not_match_its_pinned_hash_is_refused(fake_npm, tmp_
     # the right hash is then fetched anew (the refused file was removed)
     target = build.fetch_npm_package("fakepkg", "1.0.0", fake_npm, ["es5/"], tmp_path / "cache")
     assert len(list((target / "es5").iterdir())) == FILES and (target / ".complete").is_file()
+
+
+def test_a_python_without_tarfiles_data_filter_unpacks_the_package(fake_npm, tmp_path, monkeypatch):
+    # Python before 3.10.12 and 3.11.4 (Debian 12's python3.11 is 3.11.2) has no filter= for extractall
+    import tarfile
+    monkeypatch.delattr(tarfile, "data_filter")
+    real = tarfile.TarFile.extractall
+    monkeypatch.setattr(tarfile.TarFile, "extractall",
+                        lambda self, path=".", members=None, *, numeric_owner=False: real(self, path, members))
+    target = build.fetch_npm_package("fakepkg", "1.0.0", fake_npm, ["es5/"], tmp_path / "cache")
+    assert len(list((target / "es5").iterdir())) == FILES

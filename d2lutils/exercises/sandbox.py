@@ -22,8 +22,8 @@ namespace:
 The number of processes (``RLIMIT_NPROC``) counts per user, and root is exempt from it. So the
 grader, when it runs as root, lets bwrap set up the namespaces as root and then runs the code as
 the unprivileged user ``nobody`` (``setpriv``), who owns nothing the grader needs; as another user,
-bwrap runs unprivileged in a user namespace and the limit is that user's current processes plus
-``processes``.
+bwrap runs unprivileged in a user namespace and the limit is that user's current tasks (every thread
+counts) plus ``processes``.
 
 otter-grader and Gradescope run each submission in a container for the same reasons; bwrap gives
 the same separation without a container daemon. ``available()`` says whether it works here.
@@ -133,13 +133,15 @@ def _tmp_size():
 
 
 def _user_processes():
-    """Processes of this user now (RLIMIT_NPROC counts them all)."""
+    """Tasks of this user now: RLIMIT_NPROC counts every thread of every process the user runs, so a
+    teacher's browser and JupyterLab (hundreds of threads) count too, not only their processes."""
     uid, count = os.getuid(), 0
     for entry in os.scandir('/proc'):
         if entry.name.isdigit():
             try:
-                count += entry.stat().st_uid == uid
-            except OSError:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f'/proc/{entry.name}/task'))
+            except OSError:  # it ended meanwhile
                 pass
     return count
 
