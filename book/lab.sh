@@ -28,6 +28,8 @@
 #   turns off jupyter-lsp's search for language servers (none is installed, and the editor's LSP
 #   features are off by default): at every start it ran npm several times in a background thread,
 #   and a server asked to stop waits for that thread before it exits.
+#   Its jupyter_server_config.py hands each notebook out with the version of the Python the kernel runs
+#   on, so that a chapter executed on another Python does not open modified (●).
 #   A teacher grading with nbgrader starts JupyterLab in the course folder, not through this script.
 set -eu
 cd "$(dirname "$0")/.."

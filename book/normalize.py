@@ -10,7 +10,8 @@ shows ● at once, and closing it asks to save changes the reader never made. `j
 --execute` keeps an old `display_name` ("Python 3"), so run this after every re-execution.
 What it writes: ipykernel's kernelspec (python3, "Python 3 (ipykernel)") and the language_info
 ipykernel reports, with this Python's version (the book's notebooks are executed on 3.11); the
-check ignores the version, which follows whoever last executed the notebook.
+check ignores the version, which follows whoever last executed the notebook (the book's JupyterLab
+hands a notebook out with its kernel's version: book/jupyter/jupyter_server_config.py).
 The students' versions (chapters/exercises/*.ipynb) are left out: d2lutils.exercises generates them
 from the solutions, and a test checks they equal what it generates.
 """

@@ -279,15 +279,39 @@ def test_notebook_shows_its_images_and_stored_figures_before_running(path, lab, 
     # Once its kernel is up, JupyterLab writes the kernel's kernelspec and language_info into the
     # notebook; stored metadata that differs shows the tab as modified (●) before the reader did anything.
     # It writes them a moment after the kernel is ready: watch the tab for a few seconds.
+    if turns_modified(browser, path):
+        problems.append("it opens modified (●): its stored metadata is not what JupyterLab writes "
+                        f"(python book/normalize.py {path})")
+    assert not problems, f"{path} in JupyterLab, before running it:\n  " + "\n  ".join(problems)
+
+
+def turns_modified(browser, path: str) -> bool:
+    """Whether the open notebook's tab shows modified (●) once its kernel is up: JupyterLab writes the
+    kernel's kernelspec and language_info a moment after the kernel is ready, so watch a few seconds."""
     wait_for(browser, lambda s: s["kernel"] == "idle", f"{path}'s kernel is ready", 120)
     deadline = time.monotonic() + 4
     while time.monotonic() < deadline and not notebook_state(browser)["modified"]:
         time.sleep(0.25)
-    modified = notebook_state(browser)["modified"]
-    if modified:
-        problems.append("it opens modified (●): its stored metadata is not what JupyterLab writes "
-                        f"(python book/normalize.py {path})")
-    assert not problems, f"{path} in JupyterLab, before running it:\n  " + "\n  ".join(problems)
+    return notebook_state(browser)["modified"]
+
+
+def test_a_notebook_run_on_another_python_does_not_open_modified(lab, browser):
+    """The chapters store the Python version they were executed on; a reader's kernel is often another
+    (Debian 12's python3.11 is 3.11.2), and JupyterLab marked every chapter modified there. The book's
+    server (book/jupyter/jupyter_server_config.py) hands a notebook out with its own Python's version."""
+    folder = REPO / "book" / "_build" / "lab-check"
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = json.loads((REPO / "chapters" / "02_batch_norm.ipynb").read_text(encoding="utf-8"))
+    nb["cells"] = nb["cells"][:1]
+    nb["metadata"]["language_info"]["version"] = "3.0.0"
+    path = folder / f"other_python_{os.getpid()}.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    try:
+        open_notebook(lab, browser, path.relative_to(REPO).as_posix())
+        assert not turns_modified(browser, path.name), \
+            "a notebook stored by Python 3.0.0 opens modified (●) in the book's JupyterLab"
+    finally:
+        path.unlink()
 
 
 # What a student should not see: the teacher's grading tools and the news pop-up.
