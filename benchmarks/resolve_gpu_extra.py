@@ -18,7 +18,10 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest and import-linter depend on tomli there
+    import tomli as tomllib
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name

@@ -22,7 +22,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest and import-linter depend on tomli there
+    import tomli as tomllib
 from pathlib import Path
 
 BOOK_DIR = Path(__file__).resolve().parent

@@ -108,6 +108,15 @@ PUBLIC = {}
 _CONFIG = pydantic.ConfigDict(arbitrary_types_allowed=True)
 
 
+def _metadata(hint):
+    """Annotated's metadata of a parameter's hint. Python 3.10's get_type_hints wraps the hint of a
+    parameter whose default is None in Optional[...], Annotated inside; 3.11 and later do not."""
+    if typing.get_origin(hint) is typing.Union:
+        annotated = [arg for arg in typing.get_args(hint) if hasattr(arg, '__metadata__')]
+        hint = annotated[0] if len(annotated) == 1 else hint
+    return getattr(hint, '__metadata__', ())
+
+
 def _declared(function):
     """Refuse (when the module is imported) a public function with a parameter it does not declare."""
     hints = typing.get_type_hints(function, include_extras=True)
@@ -116,8 +125,7 @@ def _declared(function):
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        hint = hints.get(param.name)
-        if not any(isinstance(m, Check) for m in getattr(hint, '__metadata__', ())):
+        if not any(isinstance(m, Check) for m in _metadata(hints.get(param.name))):
             raise TypeError(f'{function.__qualname__}: parameter {param.name} has no '
                             f'Annotated[..., Check(...)]; every parameter of a public function '
                             f'declares what it allows')

@@ -17,6 +17,7 @@ that script; the environment variables are the same.
 """
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -134,7 +135,7 @@ def run_local(num_workers: Count = 2, steps: Count = 10, batch_size: Count = 32,
             env = {**base_env, **dmlc_environment(role, port, num_workers)}
             # The first process starts a new process group; the others join it.
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, process_group=0 if group is None else group)
+                                    text=True, **_in_process_group(0 if group is None else group))
             group = proc.pid if group is None else group
             procs.append((role, proc))
         reports = []
@@ -173,6 +174,14 @@ def _wait_for_worker(worker, helpers, deadline, timeout):
         if time.perf_counter() >= deadline:
             raise TimeoutError(f'a dist_sync worker did not finish within {timeout:g} s; '
                                'raise timeout= or lower steps=.')
+
+
+def _in_process_group(group):
+    """Popen's arguments that put the child in process group ``group`` (0: a new one, its own).
+    Python 3.11 has Popen's process_group; 3.10 does the same setpgid in the child, before exec."""
+    if sys.version_info >= (3, 11):
+        return {'process_group': group}
+    return {'preexec_fn': functools.partial(os.setpgid, 0, group)}
 
 
 def stop_process_group(group, procs):

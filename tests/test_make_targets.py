@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest and import-linter depend on tomli there
+    import tomli as tomllib
 from importlib import metadata
 from pathlib import Path
 

@@ -200,13 +200,26 @@ def _stub_note(error):
     code = frame.f_code
     if '/mxnet/' in code.co_filename.replace('\\', '/'):
         return None
-    name = getattr(code, 'co_qualname', code.co_name)
+    name = _qualified_name(frame)
     cell = _cell_number(code.co_filename)
     if name == '<module>':  # raised by the cell's own code, not inside a function
         where = f'cell In[{cell}]' if cell else 'this cell'
     else:
         where = f'cell In[{cell}] ({name})' if cell else f'the cell that defines {name}'
     return f'not written yet: replace the `raise NotImplementedError()` in {where}'
+
+
+def _qualified_name(frame):
+    """The raising function's qualified name (Class.method). Python 3.11 keeps it on the code object;
+    on 3.10 a method's class is found from its ``self``: the class whose own method has this code."""
+    code = frame.f_code
+    if hasattr(code, 'co_qualname'):
+        return code.co_qualname
+    owner = frame.f_locals.get('self')
+    for cls in type(owner).__mro__ if owner is not None else ():
+        if getattr(cls.__dict__.get(code.co_name), '__code__', None) is code:
+            return f'{cls.__qualname__}.{code.co_name}'
+    return code.co_name
 
 
 def _raising_frame(tb):
