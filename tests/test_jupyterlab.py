@@ -276,9 +276,7 @@ def test_notebook_shows_its_images_and_stored_figures_before_running(path, lab, 
     problems += [f"a figure shown as text (untrusted notebook?): {t!r}" for t in state["figureText"]]
     problems += [f"a figure {f['width']} px wide in an output area of {f['room']} px: the reader has to scroll"
                  for f in state["figures"] if f["scrolls"]]
-    # Once its kernel is up, JupyterLab writes the kernel's kernelspec and language_info into the
-    # notebook; stored metadata that differs shows the tab as modified (●) before the reader did anything.
-    # It writes them a moment after the kernel is ready: watch the tab for a few seconds.
+    # stored metadata that differs from what the kernel reports shows the tab modified before any edit
     if turns_modified(browser, path):
         problems.append("it opens modified (●): its stored metadata is not what JupyterLab writes "
                         f"(python book/normalize.py {path})")
