@@ -207,8 +207,9 @@ def slide_cells(nb: dict, name: str, english: dict | None = None) -> list[dict]:
         if "lines" in options:
             span = options["lines"]
             if english is not None and cell["cell_type"] == "markdown":
-                _keep(_text(source[cell.get("id")]["source"]).splitlines(), span, where, "lines")
-                span = translated_span(_text(source[cell.get("id")]["source"]), _text(cell["source"]), span, where)
+                english_text = _text(source[cell.get("id")]["source"])
+                _keep(english_text.splitlines(), span, where, "lines")
+                span = translated_span(english_text, _text(cell["source"]), span, where)
             lines = _keep(lines, span, where, "lines")
         if "output_lines" in options:
             if cell["cell_type"] != "code":

@@ -719,7 +719,7 @@ def test_the_process_cap_counts_the_users_threads_too(monkeypatch):
         # /proc as if this user ran only that process: its main thread and 60 more
         monkeypatch.setattr(os, 'scandir', lambda path: [e for e in real_scandir(path)
                                                          if e.name == str(threads.pid)])
-        assert sandbox._user_processes() == 61
+        assert sandbox._user_tasks() == 61
     finally:
         threads.kill()
         threads.wait()
@@ -732,7 +732,7 @@ def test_sandbox_caps_output_processes_and_time(tmp_path):
     assert flood.returncode != 0 and len(flood.output) <= 1024 ** 2 and not flood.timed_out
     # As root the sandbox runs as nobody, capped at 64. As another user the cap counts all that user's
     # tasks (sandbox.py): 64 more than it has now, so the bomb also gets what ends meanwhile.
-    cap = 64 if os.geteuid() == 0 else sandbox._user_processes() + 64
+    cap = 64 if os.geteuid() == 0 else sandbox._user_tasks() + 64
     bomb = in_sandbox(tmp_path, '''\
 import os, time
 n = 0

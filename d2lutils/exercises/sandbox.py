@@ -132,7 +132,7 @@ def _tmp_size():
     return ['--size', str(TMP_BYTES)] if '--size' in usage else []
 
 
-def _user_processes():
+def _user_tasks():
     """Tasks of this user now: RLIMIT_NPROC counts every thread of every process the user runs, so a
     teacher's browser and JupyterLab (hundreds of threads) count too, not only their processes."""
     uid, count = os.getuid(), 0
@@ -159,7 +159,7 @@ def run(command, work, limits=Limits(), readonly=(), binds=(), env=None):
     if as_root:
         for path in [work, *work.rglob('*')]:
             os.chown(path, NOBODY, NOBODY)
-    processes = limits.processes if as_root else _user_processes() + limits.processes
+    processes = limits.processes if as_root else _user_tasks() + limits.processes
     out_path = work.parent / f'{work.name}.output'  # outside work: the code cannot replace it
     out_path.touch()
     if as_root:
